@@ -1,0 +1,1 @@
+"""Speech recognisers: each turns user audio into immutable finals with word times."""

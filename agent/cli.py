@@ -1,0 +1,84 @@
+"""The ``agent`` command.
+
+``agent replay PATH [--out DIR] [--realtime]`` replays one scenario file or every scenario in a
+folder. Exit codes: 0 all expectations held, 1 an expectation failed, 2 bad input or a failure
+(one line on stderr saying what and where).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from loguru import logger
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="agent", description="Turn-taking for voice agents.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("replay", help="replay scripted scenarios offline and write a report")
+    r.add_argument("path", type=Path, help="a scenario file or a folder of them")
+    r.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
+    r.add_argument("--realtime", action="store_true", help="pace the replay at real time")
+    r.add_argument(
+        "--llm",
+        choices=["auto", "scripted", "openai"],
+        default="scripted",
+        help="reply source: the scenario's scripted lines (default), an OpenAI-compatible "
+        "server (OPENAI_API_KEY / OPENAI_BASE_URL), or auto (openai when configured)",
+    )
+    r.add_argument("--chunk-ms", type=int, default=None, help="microphone chunk per tick (ms)")
+    r.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logger.remove()
+    logger.add(sys.stderr, level="DEBUG" if args.verbose else "WARNING")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
+    if args.command == "replay":
+        return _replay(args)
+    return 2
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from agent.replay.batch import run_replay
+    from agent.replay.scenario import find_scenarios
+    from agent.settings import Settings
+
+    settings = Settings()
+    if args.chunk_ms is not None:
+        settings.replay.chunk_ms = args.chunk_ms
+    from agent.llm.openai_compatible import openai_configured
+
+    llm = args.llm
+    if llm == "auto":
+        llm = "openai" if openai_configured() else "scripted"
+    if llm == "openai" and not openai_configured():
+        print("agent: --llm openai needs OPENAI_API_KEY or OPENAI_BASE_URL", file=sys.stderr)
+        return 2
+    try:
+        paths = find_scenarios(args.path)
+        summary = run_replay(paths, args.out, settings, llm, args.realtime)
+    except (ValueError, RuntimeError, OSError) as e:
+        print(f"agent: {e}", file=sys.stderr)
+        return 2
+    o = summary["overall"]
+    print(
+        f"{len(summary['scenarios'])} scenarios, {o['audio_seconds']:.1f} s of audio in "
+        f"{o['wall_seconds']:.1f} s ({o['speedup']}x real time). "
+        f"End-of-turn p50 {o['eot_latency_ms']['p50']} ms, p95 {o['eot_latency_ms']['p95']} ms; "
+        f"voice-to-voice p50 {o['voice_to_voice_ms']['p50']} ms, p95 {o['voice_to_voice_ms']['p95']} ms; "
+        f"premature cutoffs {o['premature_cutoffs']}, missed turns {o['missed_turns']}. "
+        f"Report: {args.out}/<scenario>/report.html"
+    )
+    for failure in o["expectations_failed"]:
+        print(f"expectation failed: {failure}", file=sys.stderr)
+    return 1 if o["expectations_failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The few frames Pipecat does not have, and media-time stamps on the ones it does.
+
+Our processors exchange Pipecat's own frames (``InputAudioRawFrame``, ``VADUserStartedSpeakingFrame``,
+``TranscriptionFrame``, ``LLMTextFrame``, ``TTSAudioRawFrame``, ...). Pipecat stamps some of them
+with the wall clock; we put the media time (and the live-call time, see :mod:`agent.latency`) in
+``frame.metadata`` instead, with :func:`stamp`, and read it back with :func:`media_time`.
+
+Time moves forward only with :class:`MediaClockFrame`: the VAD processor sends one after each
+audio frame, and every time-dependent action (a silence timeout, a scheduled LLM token, bot audio
+playout) happens when a processor handles it. All evidence about audio up to ``t`` reaches a
+processor before ``MediaClockFrame(t)`` does, so decisions depend on media time only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipecat.frames.frames import DataFrame, Frame
+
+_T = "media_t"
+_T_LIVE = "live_t"
+
+
+@dataclass
+class MediaClockFrame(DataFrame):
+    """All user audio up to media time ``t`` (seconds) has been received; the tick was ``dt`` long.
+
+    Never dropped by an interruption: time must keep moving.
+    """
+
+    t: float = 0.0
+    dt: float = 0.0
+    interruptible: bool = field(default=False, init=False)
+
+
+@dataclass
+class AsrFlushedFrame(DataFrame):
+    """The recogniser's finals now cover all speech up to ``audio_end`` (media seconds).
+
+    Sent after every finalisation, also when it produced no words, so the turn controller knows
+    that no final is pending for that audio.
+    """
+
+    audio_end: float = 0.0
+
+
+def stamp(frame: Frame, t: float, t_live: float | None = None) -> Frame:
+    """Stamp ``frame`` with its media time and live-call time (defaults to the media time)."""
+    frame.metadata[_T] = t
+    frame.metadata[_T_LIVE] = max(t, t if t_live is None else t_live)
+    return frame
+
+
+def media_time(frame: Frame) -> float:
+    """The media time a frame was stamped with (KeyError if it was not stamped)."""
+    return float(frame.metadata[_T])
+
+
+def live_time(frame: Frame) -> float:
+    """The live-call time a frame was stamped with (its media time if none was given)."""
+    return float(frame.metadata.get(_T_LIVE, frame.metadata[_T]))

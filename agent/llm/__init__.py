@@ -1,0 +1,1 @@
+"""Reply generators: scripted replies (default, offline) and any OpenAI-compatible server."""

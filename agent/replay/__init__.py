@@ -1,0 +1,1 @@
+"""Scripted scenario replays: scenario files, audio assembly, the media-clock runner, metrics."""

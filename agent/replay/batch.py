@@ -1,0 +1,118 @@
+"""Replays scenario files and writes ``summary.json``, ``timeline.json`` and ``report.html``.
+
+Layout of the output folder::
+
+    DIR/summary.json                 {"overall": {...}, "scenarios": {name: {...}}}
+    DIR/<scenario>/timeline.json     {"events": [...], "truth": [...]}
+    DIR/<scenario>/report.html       the timeline a person reads
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from agent.replay.metrics import check, pool, score
+from agent.replay.runner import Replayer, ScenarioRun
+from agent.replay.scenario import Scenario, load_scenario
+from agent.report.html import render
+from agent.settings import Settings
+
+
+def write_run(run: ScenarioRun, out: Path, figures: dict[str, Any]) -> None:
+    """The scenario's own folder: timeline and report."""
+    folder = out / run.scenario.name
+    folder.mkdir(parents=True, exist_ok=True)
+    timeline = {**run.timeline.to_json(), "truth": [s.as_dict() for s in run.truth]}
+    (folder / "timeline.json").write_text(json.dumps(timeline, indent=1))
+    page = render(
+        run.scenario.name,
+        run.scenario.description,
+        run.timeline.sorted_events(),
+        run.truth,
+        run.user_audio,
+        run.bot_audio,
+        figures,
+    )
+    (folder / "report.html").write_text(page, encoding="utf-8")
+
+
+def scenario_figures(run: ScenarioRun) -> dict[str, Any]:
+    events = run.timeline.sorted_events()
+    figures = score(events, run.truth)
+    figures["expectations_failed"] = check(run.scenario.expect, figures, events)
+    figures["audio_seconds"] = round(run.audio_seconds, 3)
+    figures["wall_seconds"] = round(run.wall_seconds, 3)
+    figures["compute_seconds"] = run.compute_seconds
+    return figures
+
+
+async def replay_all(
+    paths: Sequence[Path],
+    out: Path,
+    settings: Settings,
+    llm: str = "scripted",
+    realtime: bool = False,
+    progress: TextIO = sys.stderr,
+) -> dict[str, Any]:
+    """Replay every scenario (all are validated first) and write the outputs; returns the summary."""
+    began = time.perf_counter()
+    scenarios: list[Scenario] = [load_scenario(p) for p in paths]
+    _check_unique(scenarios)
+    replayer = Replayer(settings, llm=llm, realtime=realtime)
+    per: dict[str, dict[str, Any]] = {}
+    bar = tqdm(total=len(scenarios), unit="scenario", file=progress, disable=not progress.isatty())
+    for sc in scenarios:
+        bar.set_description(sc.name)
+        run = await replayer.run(sc)
+        figures = scenario_figures(run)
+        write_run(run, out, figures)
+        per[sc.name] = figures
+        bar.update(1)
+        if not progress.isatty():
+            failed = figures["expectations_failed"]
+            print(
+                f"{sc.name}: {figures['audio_seconds']:.1f} s audio in {figures['wall_seconds']:.1f} s, "
+                f"{figures['turn_ends']} turn ends, eot p50 {figures['eot_latency_ms']['p50']} ms, "
+                f"cutoffs {figures['premature_cutoffs']}"
+                + (f", FAILED: {'; '.join(failed)}" if failed else ""),
+                file=progress,
+                flush=True,
+            )
+    bar.close()
+    overall = pool(list(per.values()))
+    audio = sum(f["audio_seconds"] for f in per.values())
+    wall = time.perf_counter() - began
+    overall.update(
+        audio_seconds=round(audio, 3),
+        wall_seconds=round(wall, 3),
+        speedup=round(audio / wall, 2) if wall > 0 else None,
+        expectations_failed=[f"{n}: {m}" for n, f in per.items() for m in f["expectations_failed"]],
+        settings={"llm": llm, "realtime": realtime, **settings.model_dump()},
+    )
+    for f in per.values():
+        f.pop("_values", None)
+        f["settings"] = "see overall.settings"
+    summary = {"overall": overall, "scenarios": per}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _check_unique(scenarios: Sequence[Scenario]) -> None:
+    seen: dict[str, Path | None] = {}
+    for sc in scenarios:
+        if sc.name in seen:
+            raise ValueError(f"{sc.path}: scenario name {sc.name!r} is also used by {seen[sc.name]}")
+        seen[sc.name] = sc.path
+
+
+def run_replay(paths: Sequence[Path], out: Path, settings: Settings, llm: str, realtime: bool) -> dict[str, Any]:
+    return asyncio.run(replay_all(paths, out, settings, llm=llm, realtime=realtime))

@@ -1,0 +1,122 @@
+"""Scores one replay against its ground truth, and checks the scenario's expectations.
+
+For each true user turn (start, end, next step's start)::
+
+    user     ====turn====|..pause..|====|................... next step
+    decision      x (premature: inside the turn)   ^ ok: the first decision after `end`
+                                            end ^--- eot latency ---^  (missed if > 3 s)
+    bot                                                   ^ bot audio: voice-to-voice
+
+Latencies use live times (media time plus this machine's compute), so they stay honest at any
+replay speed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from agent.replay.player import TruthStep
+from agent.replay.scenario import Expect
+
+MISSED_AFTER_S = 3.0
+"""A true turn end with no decision within this many seconds is a missed turn."""
+
+
+def percentiles(values: Sequence[float], with_max: bool = False) -> dict[str, Any]:
+    """``{"p50", "p95", ["max"], "count"}`` of values (None when empty), rounded to 0.1."""
+    out: dict[str, Any] = {"p50": None, "p95": None}
+    if with_max:
+        out["max"] = None
+    if values:
+        arr = np.asarray(values, dtype=float)
+        out["p50"] = round(float(np.percentile(arr, 50)), 1)
+        out["p95"] = round(float(np.percentile(arr, 95)), 1)
+        if with_max:
+            out["max"] = round(float(arr.max()), 1)
+    out["count"] = len(values)
+    return out
+
+
+def score(events: list[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str, Any]:
+    """Per-scenario figures, with the raw per-turn values under ``"_values"`` for pooling."""
+    ends = [e for e in events if e["type"] == "turn_end"]
+    bot_starts = [e for e in events if e["type"] == "bot_audio_start"]
+    turns = [s for s in truth if s.kind == "turn"]
+    eot: list[float] = []
+    v2v: list[float] = []
+    missed = 0
+    premature = 0
+    matched: set[int] = set()
+    for step in turns:
+        nxt = min((s.start for s in truth if s.start > step.start), default=float("inf"))
+        for i, e in enumerate(ends):
+            if step.start < e["t"] < step.end:
+                premature += 1
+                matched.add(i)
+        decision = next(
+            (
+                (i, e)
+                for i, e in enumerate(ends)
+                if step.end <= e["t"] < min(nxt, step.end + MISSED_AFTER_S)
+            ),
+            None,
+        )
+        if decision is None:
+            missed += 1
+            continue
+        i, e = decision
+        matched.add(i)
+        eot.append(1000 * (e.get("t_live", e["t"]) - step.end))
+        bot = next((b for b in bot_starts if b["t"] >= e["t"] and b["t"] < nxt), None)
+        if bot is not None:
+            v2v.append(1000 * (bot.get("t_live", bot["t"]) - step.end))
+    return {
+        "turns": len(turns),
+        "turn_ends": len(ends),
+        "eot_latency_ms": percentiles(eot, with_max=True),
+        "voice_to_voice_ms": percentiles(v2v),
+        "premature_cutoffs": premature,
+        "missed_turns": missed,
+        "spurious_turn_ends": len(ends) - len(matched),
+        "_values": {"eot": eot, "v2v": v2v},
+    }
+
+
+def pool(per_scenario: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Overall figures over several scenarios (latencies pooled, counts summed)."""
+    eot = [v for s in per_scenario for v in s["_values"]["eot"]]
+    v2v = [v for s in per_scenario for v in s["_values"]["v2v"]]
+    out: dict[str, Any] = {
+        k: sum(s[k] for s in per_scenario)
+        for k in ("turns", "turn_ends", "premature_cutoffs", "missed_turns", "spurious_turn_ends")
+    }
+    out["eot_latency_ms"] = percentiles(eot, with_max=True)
+    out["voice_to_voice_ms"] = percentiles(v2v)
+    return out
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower())
+
+
+def check(expect: Expect, figures: dict[str, Any], events: list[dict[str, Any]]) -> list[str]:
+    """Expectations that failed, each as one readable line (empty when all hold)."""
+    failed = []
+    if expect.turns is not None and figures["turn_ends"] != expect.turns:
+        failed.append(f"turns: expected {expect.turns} turn ends, got {figures['turn_ends']}")
+    for key in ("premature_cutoffs", "missed_turns"):
+        limit = getattr(expect, key)
+        if limit is not None and figures[key] > limit:
+            failed.append(f"{key}: expected at most {limit}, got {figures[key]}")
+    worst = figures["eot_latency_ms"]["max"]
+    if expect.max_eot_latency_ms is not None and worst is not None and worst > expect.max_eot_latency_ms:
+        failed.append(f"max_eot_latency_ms: expected at most {expect.max_eot_latency_ms}, got {worst}")
+    finals = " " + _norm(" ".join(e["text"] for e in events if e["type"] == "final")) + " "
+    for word in expect.finals_include:
+        if f" {_norm(word).strip()} " not in finals:
+            failed.append(f"finals_include: {word!r} not in the finals")
+    return failed

@@ -1,0 +1,164 @@
+"""The user-turn state machine: ends a turn only on a detector's word *and* complete finals.
+
+Pure and clock-free: it is told about speech starts and stops, finals and flushes, each stamped in
+media time, and asked on every tick what happens now::
+
+    user    ===== turn ====|.. pause ..|== resumed ==|........ pause ..........
+    events  ^turn_start                               ^speech_end
+                                                            ^detector: done
+                                                            ^finals cover speech_end -> turn_end
+
+A turn ends at the first tick where (1) some detector said the current pause ends the turn and
+(2) the finals cover the user's speech up to the pause (``audio_end >= speech_end``), or
+``final_wait_max_s`` after (1) if the recogniser never reports back. Partial transcripts are
+never an input. A turn whose finals hold no word (a cough, a door) is discarded, not ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from agent.events import Final, Word
+from agent.turn.detectors import Detector, PauseContext, Verdict
+
+_EPS = 1e-6
+
+TurnEventKind = Literal["turn_start", "turn_end", "turn_discarded", "eot_check"]
+
+
+class TurnSettings(BaseModel):
+    """Turn controller knobs (seconds)."""
+
+    final_wait_max_s: float = Field(
+        2.0, description="after a detector says done, how long to wait for finals at most (s)"
+    )
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    """A decision at media time ``t`` about user turn number ``index`` (0-based)."""
+
+    kind: TurnEventKind
+    t: float
+    index: int
+    text: str = ""
+    words: tuple[Word, ...] = ()
+    verdict: Verdict | None = None
+    speech_end: float | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class TurnController:
+    """Decides when user turns start and end from media-time evidence."""
+
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        settings: TurnSettings,
+        audio: Callable[[float, float], np.ndarray],
+    ) -> None:
+        self._detectors = list(detectors)
+        self._settings = settings
+        self._audio = audio
+        self._index = 0
+        self._in_turn = False
+        self._speaking = False
+        self._turn_start = 0.0
+        self._speech_end: float | None = None
+        self._covered = 0.0
+        self._words: list[Word] = []
+        self._done: Verdict | None = None
+
+    @property
+    def in_turn(self) -> bool:
+        return self._in_turn
+
+    @property
+    def pending_final(self) -> bool:
+        """True while the user's speech up to the current pause is not yet covered by finals."""
+        return self._speech_end is not None and self._covered < self._speech_end - _EPS
+
+    def speech_started(self, t: float, onset: float) -> list[TurnEvent]:
+        """The VAD confirmed speech at ``t`` that began at ``onset``."""
+        self._speaking = True
+        if not self._in_turn:
+            self._in_turn = True
+            self._turn_start = onset
+            self._speech_end = None
+            self._done = None
+            return [TurnEvent("turn_start", t, self._index, extra={"onset": round(onset, 3)})]
+        # The user went on after a pause: whatever the detectors thought of it no longer holds.
+        self._speech_end = None
+        self._done = None
+        return []
+
+    def speech_stopped(self, t: float, speech_end: float) -> None:
+        """The VAD confirmed at ``t`` that speech stopped at ``speech_end``."""
+        self._speaking = False
+        if self._in_turn:
+            self._speech_end = speech_end
+            self._done = None
+            for d in self._detectors:
+                d.reset()
+
+    def final(self, final: Final) -> None:
+        """Immutable words arrived; they also cover the audio up to ``final.audio_end``."""
+        self._words.extend(final.words)
+        self.flushed(final.audio_end)
+
+    def flushed(self, audio_end: float) -> None:
+        """The recogniser has no final pending for audio before ``audio_end``."""
+        self._covered = max(self._covered, audio_end)
+
+    def tick(self, now: float) -> list[TurnEvent]:
+        """Media time advanced to ``now``: consult detectors, maybe end the turn."""
+        if not self._in_turn or self._speaking or self._speech_end is None:
+            return []
+        speech_end = self._speech_end
+        pause = PauseContext(
+            now=now,
+            speech_end=speech_end,
+            turn_start=self._turn_start,
+            text=self._turn_text(speech_end),
+            audio=self._audio,
+        )
+        events: list[TurnEvent] = []
+        for detector in self._detectors:
+            verdict = detector.check(pause)
+            if verdict is None:
+                continue
+            events.append(TurnEvent("eot_check", now, self._index, verdict=verdict))
+            if verdict.done and self._done is None:
+                self._done = verdict
+        if self._done is not None:
+            waited = now - self._done.t
+            if not self.pending_final or waited >= self._settings.final_wait_max_s - _EPS:
+                events.append(self._end_turn(now, speech_end, self._done, timed_out=self.pending_final))
+        return events
+
+    def _turn_words(self, speech_end: float) -> list[Word]:
+        return [w for w in self._words if w.start < speech_end + _EPS]
+
+    def _turn_text(self, speech_end: float) -> str:
+        return " ".join(w.text for w in self._turn_words(speech_end))
+
+    def _end_turn(self, now: float, speech_end: float, verdict: Verdict, timed_out: bool) -> TurnEvent:
+        words = tuple(self._turn_words(speech_end))
+        self._words = [w for w in self._words if w.start >= speech_end + _EPS]
+        self._in_turn = False
+        self._speech_end = None
+        self._done = None
+        extra: dict[str, object] = {"finals_timed_out": True} if timed_out else {}
+        text = " ".join(w.text for w in words)
+        if not words:
+            return TurnEvent("turn_discarded", now, self._index, verdict=verdict, speech_end=speech_end)
+        event = TurnEvent(
+            "turn_end", now, self._index, text, words, verdict, speech_end=speech_end, extra=extra
+        )
+        self._index += 1
+        return event

@@ -1,0 +1,131 @@
+"""End-of-turn detectors: "is the user's turn over at media time ``now``, and how sure?".
+
+A detector looks at one pause at a time. The controller calls :meth:`Detector.check` on every
+tick while the user is silent, with a :class:`PauseContext`; a detector answers with a
+:class:`Verdict` when it has a new opinion and ``None`` otherwise. ``reset`` starts a new pause.
+
+::
+
+    speech  ======|.........................................
+                  ^speech_end   ^VAD stop   ^check   ^check ...
+                  |<-- pause grows with every tick -------->
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from agent.latency import Stopwatch
+
+
+@dataclass(frozen=True)
+class PauseContext:
+    """What a detector may look at: the pause, the turn so far, and its audio.
+
+    ``audio(start, end)`` returns the user's 16 kHz audio between two media times.
+    """
+
+    now: float
+    speech_end: float
+    turn_start: float
+    text: str
+    audio: Callable[[float, float], np.ndarray]
+
+    @property
+    def silence(self) -> float:
+        """Seconds of silence so far."""
+        return self.now - self.speech_end
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A detector's opinion at media time ``t``: ``done`` with ``score`` (None: not scored)."""
+
+    detector: str
+    t: float
+    done: bool
+    score: float | None = None
+    compute_s: float = 0.0
+
+
+class Detector(Protocol):
+    """Judges pauses. Implementations keep per-pause state and must be cheap when idle."""
+
+    name: str
+
+    def reset(self) -> None:
+        """A new pause begins."""
+
+    def check(self, pause: PauseContext) -> Verdict | None:
+        """A new opinion about the current pause at ``pause.now``, or None."""
+
+
+class SilenceSettings(BaseModel):
+    """Plain silence endpointing."""
+
+    threshold_s: float = Field(0.8, description="silence after speech that ends the turn (s)")
+
+
+class SilenceDetector:
+    """Done once the silence reaches a threshold."""
+
+    def __init__(self, settings: SilenceSettings, name: str = "silence") -> None:
+        self.name = name
+        self._threshold = settings.threshold_s
+        self._fired = False
+
+    def reset(self) -> None:
+        self._fired = False
+
+    def check(self, pause: PauseContext) -> Verdict | None:
+        if self._fired or pause.silence < self._threshold - 1e-9:
+            return None
+        self._fired = True
+        return Verdict(self.name, pause.now, True, round(pause.silence, 3))
+
+
+class SmartTurnSettings(BaseModel):
+    """smart-turn v3.2 knobs."""
+
+    threshold: float = Field(0.5, description="P(complete) at or above which the turn is over")
+    delay_s: float = Field(0.2, description="silence before the first check (s)")
+    recheck_s: float = Field(0.6, description="check again when the pause has grown this much (s)")
+    max_checks: int = Field(1, description="checks per pause at most (1: once, as Pipecat does)")
+    pre_speech_s: float = Field(0.5, description="audio kept before the turn's first onset (s)")
+
+
+class SmartTurnDetector:
+    """smart-turn v3.2 on the turn's last 8 s of audio, once per pause and again as it grows.
+
+    ``score`` is any ``audio -> P(complete)`` function (the ONNX model, or a stand-in in tests).
+    """
+
+    def __init__(
+        self, score: Callable[[np.ndarray], float], settings: SmartTurnSettings, name: str = "smart-turn"
+    ) -> None:
+        self.name = name
+        self._score = score
+        self._s = settings
+        self._checks = 0
+
+    def reset(self) -> None:
+        self._checks = 0
+
+    def check(self, pause: PauseContext) -> Verdict | None:
+        s = self._s
+        if self._checks >= s.max_checks:
+            return None
+        due = s.delay_s + self._checks * s.recheck_s
+        if pause.silence < due - 1e-9:
+            return None
+        self._checks += 1
+        audio = pause.audio(max(0.0, pause.turn_start - s.pre_speech_s), pause.now)
+        watch = Stopwatch()
+        with watch.running():
+            p = self._score(audio)
+        return Verdict(self.name, pause.now, p >= s.threshold, round(p, 4), watch.seconds)

@@ -1,0 +1,116 @@
+"""The Pipecat shell around :class:`TurnController`: frames in, evidence in, decisions out.
+
+In: user audio (kept for the detectors), VAD start/stop, finals (``TranscriptionFrame`` whose
+``result`` is a :class:`~agent.events.Final`), ``AsrFlushedFrame`` and the media clock.
+Out: ``UserStartedSpeakingFrame`` / ``UserStoppedSpeakingFrame`` and, when a turn ends, the user's
+words appended to the shared ``LLMContext`` and an ``LLMContextFrame`` to start the reply.
+"""
+
+from __future__ import annotations
+
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    LLMContextFrame,
+    TranscriptionFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from agent.events import Final, Timeline
+from agent.frames import AsrFlushedFrame, MediaClockFrame, live_time, media_time, stamp
+from agent.latency import Stage
+from agent.media import AudioHistory, from_pcm16
+from agent.turn.controller import TurnController, TurnEvent, TurnSettings
+from agent.turn.detectors import Detector, Verdict
+
+
+class TurnProcessor(FrameProcessor):
+    """Feeds the turn controller and turns its decisions into frames and timeline events."""
+
+    def __init__(
+        self,
+        detectors: list[Detector],
+        settings: TurnSettings,
+        context: LLMContext,
+        timeline: Timeline,
+        history_s: float = 12.0,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._history = AudioHistory(history_s)
+        self._controller = TurnController(detectors, settings, self._history.slice)
+        self._context = context
+        self._timeline = timeline
+        self._stage = Stage("end-of-turn")
+        self._vad_live = 0.0  # live time of the latest VAD decision
+        self._flush_live = 0.0  # live time of the latest finals flush
+        self._verdict_live: dict[Verdict, float] = {}
+
+    @property
+    def stage(self) -> Stage:
+        return self._stage
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InputAudioRawFrame):
+            self._history.append(from_pcm16(frame.audio))
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._vad_live = live_time(frame)
+            onset = float(frame.metadata.get("edge", media_time(frame)))
+            for event in self._controller.speech_started(media_time(frame), onset):
+                await self._emit(event, self._vad_live)
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._vad_live = live_time(frame)
+            edge = float(frame.metadata.get("edge", media_time(frame)))
+            self._controller.speech_stopped(media_time(frame), edge)
+        elif isinstance(frame, TranscriptionFrame) and isinstance(frame.result, Final):
+            self._flush_live = max(self._flush_live, live_time(frame))
+            self._controller.final(frame.result)
+        elif isinstance(frame, AsrFlushedFrame):
+            self._flush_live = max(self._flush_live, live_time(frame))
+            self._controller.flushed(frame.audio_end)
+        await self.push_frame(frame, direction)
+        if isinstance(frame, MediaClockFrame):
+            for event in self._controller.tick(frame.t):
+                await self._emit(event, frame.t)
+
+    async def _emit(self, event: TurnEvent, ready_live: float) -> None:
+        if event.kind == "eot_check":
+            await self._record_check(event, ready_live)
+        elif event.kind == "turn_start":
+            self._timeline.add("turn_start", event.t, ready_live, index=event.index, **event.extra)
+            await self.push_frame(stamp(UserStartedSpeakingFrame(), event.t, ready_live))
+        else:
+            await self._finish_turn(event)
+
+    async def _record_check(self, event: TurnEvent, ready_live: float) -> None:
+        v = event.verdict
+        assert v is not None
+        live = self._stage.finish(max(ready_live, self._vad_live), v.compute_s)
+        self._verdict_live[v] = live
+        self._timeline.add(
+            "eot_check", event.t, live, detector=v.detector, score=v.score, done=v.done
+        )
+
+    async def _finish_turn(self, event: TurnEvent) -> None:
+        v = event.verdict
+        assert v is not None
+        live = max(event.t, self._verdict_live.pop(v, event.t), self._flush_live)
+        self._verdict_live.clear()
+        fields = {"index": event.index, "detector": v.detector, "score": v.score, **event.extra}
+        await self.push_frame(stamp(UserStoppedSpeakingFrame(), event.t, live))
+        if event.kind == "turn_discarded":
+            self._timeline.add("turn_discarded", event.t, live, **fields)
+            return
+        self._timeline.add(
+            "turn_end", event.t, live, text=event.text, speech_end=event.speech_end, **fields
+        )
+        self._context.add_message({"role": "user", "content": event.text})
+        reply = LLMContextFrame(context=self._context)
+        reply.metadata["turn_index"] = event.index
+        await self.push_frame(stamp(reply, event.t, live))

@@ -1,0 +1,50 @@
+"""smart-turn v3.2 (the ONNX model bundled in pipecat-ai): P(the turn is complete) for some audio.
+
+Input, as Pipecat feeds it (``pipecat/audio/turn/smart_turn/local_smart_turn_v3.py``): the last
+8 s of the user's 16 kHz audio up to the moment of the check, zero-padded at the front, turned
+into Whisper log-mel features. Only the model call is here; when to call it is the detector's job.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import onnxruntime as ort
+
+# The feature extractor Pipecat vendors for this model (numpy-only Whisper log-mel). It lives in a
+# module Pipecat marks private; it is imported here only, so a move upstream breaks one line.
+from pipecat.audio.turn.smart_turn._whisper_features import compute_whisper_log_mel_features
+
+from agent.media import SAMPLE_RATE
+
+WINDOW_S = 8.0
+"""The model looks at the last 8 seconds of the turn."""
+
+
+def bundled_model_path() -> str:
+    """Path of ``smart-turn-v3.2-cpu.onnx`` inside the installed pipecat-ai package."""
+    ref = resources.files("pipecat.audio.turn.smart_turn.data").joinpath("smart-turn-v3.2-cpu.onnx")
+    return str(ref)
+
+
+class SmartTurnModel:
+    """The ONNX session; one thread, as in Pipecat."""
+
+    def __init__(self, model_path: str | None = None, threads: int = 1) -> None:
+        so = ort.SessionOptions()
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.inter_op_num_threads = 1
+        so.intra_op_num_threads = threads
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(model_path or bundled_model_path(), sess_options=so)
+
+    def probability(self, audio: np.ndarray) -> float:
+        """P(complete) for 16 kHz float audio ending at the moment of the check."""
+        n = int(WINDOW_S * SAMPLE_RATE)
+        x = np.asarray(audio, dtype=np.float32)[-n:]
+        if len(x) < n:
+            x = np.pad(x, (n - len(x), 0))
+        features = compute_whisper_log_mel_features(x, do_normalize=True)
+        out = self._session.run(None, {"input_features": np.expand_dims(features, 0)})
+        return float(np.asarray(out[0]).reshape(-1)[0])

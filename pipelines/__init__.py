@@ -1,0 +1,1 @@
+"""Runnable pipeline definitions: ``local`` is the offline default."""

