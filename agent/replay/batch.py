@@ -48,6 +48,8 @@ def scenario_figures(run: ScenarioRun) -> dict[str, Any]:
     events = run.timeline.sorted_events()
     figures = score(events, run.truth)
     figures["expectations_failed"] = check(run.scenario.expect, figures, events)
+    if run.stopped:
+        figures["expectations_failed"].append(run.stopped)
     figures["audio_seconds"] = round(run.audio_seconds, 3)
     figures["wall_seconds"] = round(run.wall_seconds, 3)
     figures["compute_seconds"] = run.compute_seconds

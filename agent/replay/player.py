@@ -6,7 +6,11 @@ by its rule, measured from the end of the previous step::
 
     previous step ends ─┬─ bot replies ... bot quiet ── gap_s ──► next step  (default)
                         ├─ bot starts ── after_bot_start ──────► next step  (cut-in)
+                        ├─ after_previous ─────────────────────► next step  (whatever the bot does)
                         └─ no reply within reply_timeout_s ────► next step
+
+After a step that is not a turn (silence, noise, backchannel) no reply is awaited: the default
+rule waits only for the bot to be quiet.
 
 Every clip placed is recorded as ground truth in media time (:class:`TruthStep`).
 """
@@ -76,7 +80,8 @@ class ScenarioPlayer:
     _next: int = 0
     _playing: _Playing | None = None
     _prev_end: float = 0.0  # when the previous step (or the lead-in) ended
-    _bot_started: float | None = None  # first bot speech start after _prev_end
+    _reply_start: float | None = None  # first bot speech start at or after _prev_end
+    _bot_heard: bool = False  # the bot has spoken since _prev_end
     _done_at: float | None = None
 
     @property
@@ -105,12 +110,16 @@ class ScenarioPlayer:
             if offset + take >= len(p.clip.audio):
                 self._prev_end = p.start + p.clip.duration
                 self._playing = None
-                self._bot_started = None
+                self._reply_start = None
+                self._bot_heard = bot.speaking
         return out
 
     def _watch_bot(self, bot: BotView) -> None:
-        if self._bot_started is None and bot.speaking:
-            self._bot_started = bot.speech_started_at
+        if bot.speaking:
+            self._bot_heard = True
+            started = bot.speech_started_at
+            if self._reply_start is None and started is not None and started >= self._prev_end - 1e-9:
+                self._reply_start = started
 
     def _start_time(self, now: float, bot: BotView) -> float | None:
         """When the next step (or the end) starts, if that is known by ``now``."""
@@ -118,26 +127,25 @@ class ScenarioPlayer:
         if self._next == 0 and sc.greeting is None:
             return sc.lead_in_s
         step = sc.turns[self._next] if self._next < len(sc.turns) else None
+        rule = step.start if step is not None else None
         timeout = self._prev_end + sc.reply_timeout_s
-        if step is not None and step.start.after_bot_start is not None:
-            if self._bot_started is not None:
-                return self._bot_started + step.start.after_bot_start
+        if rule is not None and rule.after_previous is not None:
+            return self._prev_end + rule.after_previous
+        if rule is not None and rule.after_bot_start is not None:
+            if self._reply_start is not None:
+                return self._reply_start + rule.after_bot_start
             return timeout if now >= timeout else None
-        if step is None:
-            gap = sc.tail_s
+        if rule is None:
+            gap = sc.tail_s  # the end of the scenario
         else:
-            gap = sc.gap_s if step.start.gap_s is None else step.start.gap_s
+            gap = sc.gap_s if rule.gap_s is None else rule.gap_s
         previous = sc.turns[self._next - 1] if self._next > 0 else None
         expects_reply = previous.is_turn if previous is not None else True  # or the greeting
-        if not expects_reply:
-            if bot.speaking:
-                return None
-            return max(self._prev_end, bot.last_stop or 0.0) + gap
-        if self._bot_started is not None:
-            stop = bot.last_stop
-            if not bot.speaking and stop is not None and stop >= self._bot_started:
-                return stop + gap
+        if bot.speaking:
             return None
+        quiet_since = max(self._prev_end, bot.last_stop or 0.0)
+        if not expects_reply or self._bot_heard:
+            return quiet_since + gap
         return timeout if now >= timeout else None
 
     def _begin(self, at: float) -> None:

@@ -41,6 +41,12 @@ TICK_TIMEOUT_S = 300.0
 """Wall seconds one tick may take before the replay is declared stuck."""
 
 
+def media_budget(scenario: Scenario, clips: list[Clip]) -> float:
+    """Media seconds a scenario may take before it is stopped as a runaway (a bot that keeps
+    answering its own echo, say): its audio plus a generous allowance per step for replies."""
+    return 30.0 + sum(c.duration for c in clips) + 25.0 * (len(clips) + 1)
+
+
 class ReplayError(RuntimeError):
     """The pipeline failed or stalled during a replay (one line)."""
 
@@ -56,6 +62,8 @@ class ScenarioRun:
     bot_audio: np.ndarray
     wall_seconds: float
     compute_seconds: dict[str, float] = field(default_factory=dict)
+    stopped: str | None = None
+    """Why the replay was stopped before the scenario ended (None: it ran to the end)."""
 
     @property
     def audio_seconds(self) -> float:
@@ -86,11 +94,16 @@ class Replayer:
         """Replay one scenario and return its timeline, truth and audio."""
         began = time.perf_counter()
         timeline = Timeline()
-        player = ScenarioPlayer(scenario, self.clips(scenario))
+        clips = self.clips(scenario)
+        player = ScenarioPlayer(scenario, clips)
         pipeline = build(
             self.models, self.settings, self._replies(scenario), timeline, scenario.greeting
         )
-        mic, bot = await self._drive(pipeline, player, scenario)
+        limit = min(self.settings.replay.max_seconds, media_budget(scenario, clips))
+        mic, bot = await self._drive(pipeline, player, scenario, limit)
+        stopped = None
+        if not player.done:
+            stopped = f"stopped after {limit:.0f} s of media time: the conversation never settled"
         return ScenarioRun(
             scenario=scenario,
             timeline=timeline,
@@ -99,10 +112,11 @@ class Replayer:
             bot_audio=bot,
             wall_seconds=time.perf_counter() - began,
             compute_seconds={s.name: round(s.compute_seconds, 3) for s in pipeline.stages},
+            stopped=stopped,
         )
 
     async def _drive(
-        self, pipeline: LocalPipeline, player: ScenarioPlayer, scenario: Scenario
+        self, pipeline: LocalPipeline, player: ScenarioPlayer, scenario: Scenario, limit: float
     ) -> tuple[np.ndarray, np.ndarray]:
         worker = PipelineWorker(
             Pipeline(pipeline.processors),
@@ -127,7 +141,7 @@ class Replayer:
         await runner.add_workers(worker)
         running = asyncio.create_task(runner.run())
         try:
-            return await self._ticks(worker, reached, pipeline, player, scenario)
+            return await self._ticks(worker, reached, pipeline, player, scenario, limit)
         finally:
             await worker.queue_frame(EndFrame())
             await running
@@ -139,6 +153,7 @@ class Replayer:
         pipeline: LocalPipeline,
         player: ScenarioPlayer,
         scenario: Scenario,
+        limit: float,
     ) -> tuple[np.ndarray, np.ndarray]:
         n = SAMPLE_RATE * self.settings.replay.chunk_ms // 1000
         dt = n / SAMPLE_RATE
@@ -149,13 +164,8 @@ class Replayer:
         bot: list[np.ndarray] = []
         wall0 = time.perf_counter()
         k = 0
-        while not player.done:
+        while not player.done and k * dt < limit:
             t = k * dt
-            if t >= self.settings.replay.max_seconds:
-                raise ReplayError(
-                    f"{scenario.name}: still running after {self.settings.replay.max_seconds:.0f} s "
-                    "of media time (does a step wait for a reply that never ends?)"
-                )
             chunk = player.chunk(t, n, speaker)
             if echo_gain:
                 chunk = chunk + echo_gain * speaker.output(t - echo_delay, t + dt - echo_delay)

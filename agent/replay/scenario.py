@@ -13,8 +13,9 @@ A scenario is YAML::
         agent: Great.
       - user: Wait, one more thing.
         start: {after_bot_start: 1.2}                      # cut in 1.2 s into the bot's reply
-      - user: Mm-hmm.
-        kind: backchannel
+      - user: Mm-hmm.                                      # other rules: {gap_s: S} after the
+        kind: backchannel                                  # reply, {after_previous: S}
+        start: {after_previous: 1.0}
       - noise: cough
       - silence: 5
     expect: {turns: 2, premature_cutoffs: 0, missed_turns: 0}
@@ -60,11 +61,15 @@ class Start(_Strict):
         None, ge=0, description="seconds after the bot starts its reply (a cut-in)"
     )
     gap_s: float | None = Field(None, ge=0, description="silence after the bot's reply (s)")
+    after_previous: float | None = Field(
+        None, ge=0, description="seconds after the previous step ends, whatever the bot does"
+    )
 
     @model_validator(mode="after")
     def _one_rule(self) -> Start:
-        if self.after_bot_start is not None and self.gap_s is not None:
-            raise ValueError("give either after_bot_start or gap_s, not both")
+        given = [k for k in ("after_bot_start", "gap_s", "after_previous") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one start rule, not {' and '.join(given)}")
         return self
 
 
