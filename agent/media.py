@@ -111,7 +111,7 @@ def db_to_gain(db: float) -> float:
 
 
 class AudioHistory:
-    """The most recent ``keep_s`` seconds of audio, addressed by media time.
+    """At least the most recent ``keep_s`` seconds of audio (at most twice that), by media time.
 
     Appends are amortised O(1): the buffer holds up to twice the kept span and compacts when full.
     """
@@ -124,12 +124,21 @@ class AudioHistory:
 
     @property
     def end_time(self) -> float:
+        """Media time one past the last sample appended."""
         return self._end / SAMPLE_RATE
+
+    @property
+    def start_time(self) -> float:
+        """Media time of the oldest sample still held."""
+        return (self._end - self._used) / SAMPLE_RATE
 
     def append(self, audio: np.ndarray) -> None:
         audio = np.asarray(audio, dtype=np.float32)
         self._end += len(audio)
-        audio = audio[-self._keep :]
+        if len(audio) >= self._keep:  # the new audio alone fills the window
+            self._buf[: self._keep] = audio[-self._keep :]
+            self._used = self._keep
+            return
         if self._used + len(audio) > len(self._buf):
             keep = min(self._used, self._keep - len(audio))
             self._buf[:keep] = self._buf[self._used - keep : self._used]

@@ -85,9 +85,7 @@ class SpeakerProcessor(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, TTSAudioRawFrame):
             words = tuple(frame.metadata.get("words", ()))
-            self._queue.append(
-                _Segment(from_pcm16(frame.audio), words, media_time(frame), live_time(frame))
-            )
+            self._queue.append(_Segment(from_pcm16(frame.audio), words, media_time(frame), live_time(frame)))
         await self.push_frame(frame, direction)
         if isinstance(frame, MediaClockFrame):
             await self._play(frame.t - frame.dt, frame.t)
@@ -106,9 +104,7 @@ class SpeakerProcessor(FrameProcessor):
                     live = max(pos, seg.ready_live)
                     self._timeline.add("bot_audio_start", pos, live)
                     await self.push_frame(stamp(BotStartedSpeakingFrame(), pos, live))
-                self._utterance.words.extend(
-                    Word(w.text, pos + w.start, pos + w.end) for w in seg.words
-                )
+                self._utterance.words.extend(Word(w.text, pos + w.start, pos + w.end) for w in seg.words)
             n = min(want - filled, len(seg.audio) - seg.played)
             out[filled : filled + n] = seg.audio[seg.played : seg.played + n]
             seg.played += n
@@ -129,7 +125,10 @@ class SpeakerProcessor(FrameProcessor):
         self._last_stop = stop
         text = " ".join(w.text for w in u.words)
         self._timeline.add(
-            "bot_audio_stop", stop, text=text, words=[w.as_dict() for w in u.words],
+            "bot_audio_stop",
+            stop,
+            text=text,
+            words=[w.as_dict() for w in u.words],
             started=round(u.start_t, 3),
         )
         await self.push_frame(stamp(BotStoppedSpeakingFrame(), stop))

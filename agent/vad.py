@@ -135,8 +135,7 @@ class VADProcessor(FrameProcessor):
             return
         if frame.sample_rate != SAMPLE_RATE or frame.num_channels != 1:
             raise ValueError(
-                f"VAD input must be {SAMPLE_RATE} Hz mono, got {frame.sample_rate} Hz "
-                f"x{frame.num_channels}"
+                f"VAD input must be {SAMPLE_RATE} Hz mono, got {frame.sample_rate} Hz x{frame.num_channels}"
             )
         audio = from_pcm16(frame.audio)
         start_t = self._received / SAMPLE_RATE
@@ -165,9 +164,7 @@ class VADProcessor(FrameProcessor):
     async def _emit(self, event: VadEvent, live: float) -> None:
         if event.kind == "start":
             self._timeline.add("vad_start", event.t, live, onset=round(event.edge, 3))
-            out: Frame = VADUserStartedSpeakingFrame(
-                start_secs=self._settings.start_secs, timestamp=event.t
-            )
+            out: Frame = VADUserStartedSpeakingFrame(start_secs=self._settings.start_secs, timestamp=event.t)
         else:
             self._timeline.add("vad_stop", event.t, live, speech_end=round(event.edge, 3))
             out = VADUserStoppedSpeakingFrame(stop_secs=self._settings.stop_secs, timestamp=event.t)

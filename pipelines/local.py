@@ -22,7 +22,7 @@ from agent.settings import Settings
 from agent.speaker import SpeakerProcessor
 from agent.tts.piper_voice import PiperSynth
 from agent.tts.processor import TTSProcessor
-from agent.turn.detectors import SilenceDetector, SmartTurnDetector
+from agent.turn.detectors import Detector, SilenceDetector, SmartTurnDetector
 from agent.turn.processor import TurnProcessor
 from agent.turn.smart_turn import SmartTurnModel
 from agent.vad import SileroVoice, VADProcessor
@@ -72,7 +72,7 @@ def build(
     context = LLMContext()
     vad = VADProcessor(SileroVoice(), settings.vad, timeline, **mode)
     stt = SegmentSTTProcessor(models.whisper, settings.segment_stt, timeline, **mode)
-    detectors = [
+    detectors: list[Detector] = [
         SmartTurnDetector(models.smart_turn.probability, settings.smart_turn),
         SilenceDetector(settings.silence_fallback, name="silence-fallback"),
     ]

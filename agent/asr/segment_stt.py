@@ -74,19 +74,20 @@ class SegmentSTTProcessor(FrameProcessor):
         elif isinstance(frame, VADUserStoppedSpeakingFrame) and self._segment_start is not None:
             await self._finalize(media_time(frame), live_time(frame))
             self._segment_start = None
-        elif isinstance(frame, MediaClockFrame) and self._segment_start is not None:
-            if frame.t - self._segment_start >= self._settings.max_segment_s:
-                await self._finalize(frame.t, frame.t)
-                self._segment_start = frame.t
+        elif (
+            isinstance(frame, MediaClockFrame)
+            and self._segment_start is not None
+            and frame.t - self._segment_start >= self._settings.max_segment_s
+        ):
+            await self._finalize(frame.t, frame.t)
+            self._segment_start = frame.t
 
     async def _finalize(self, t: float, ready_live: float) -> None:
         assert self._segment_start is not None
         audio = self._history.slice(self._segment_start, t)
         watch = Stopwatch()
         with watch.running():
-            words = await asyncio.to_thread(
-                self._recognizer.transcribe, audio, self._segment_start
-            )
+            words = await asyncio.to_thread(self._recognizer.transcribe, audio, self._segment_start)
         live = self._stage.finish(ready_live, watch.seconds)
         final = Final(tuple(words), audio_end=t)
         if final.words:

@@ -64,5 +64,7 @@ class OpenAIReplies:
                 if chunk.choices and chunk.choices[0].delta.content:
                     tokens.append(Token(chunk.choices[0].delta.content, time.perf_counter() - begin))
         except Exception as e:
-            raise LLMConfigError(f"LLM request to {self._client.base_url} failed: {type(e).__name__}: {e}") from e
+            raise LLMConfigError(
+                f"LLM request to {self._client.base_url} failed: {type(e).__name__}: {e}"
+            ) from e
         return tokens

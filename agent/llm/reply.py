@@ -124,6 +124,5 @@ def split_tokens(text: str, ttft_s: float, interval_s: float) -> list[Token]:
     """Split text into word tokens (each keeps its trailing space) spaced ``interval_s`` apart."""
     words = text.split()
     return [
-        Token(w + (" " if i < len(words) - 1 else ""), ttft_s + i * interval_s)
-        for i, w in enumerate(words)
+        Token(w + (" " if i < len(words) - 1 else ""), ttft_s + i * interval_s) for i, w in enumerate(words)
     ]

@@ -106,7 +106,10 @@ def audio_clip(step: Step, scenario: Scenario, where: str) -> Clip:
     parts, pauses, prev, shift = [], [], 0, 0.0
     for pause in sorted(step.pauses, key=lambda p: p.at):
         cut = round(pause.at * SAMPLE_RATE)
-        parts += [fade_edges(audio[prev:cut]), np.zeros(round(pause.length * SAMPLE_RATE), np.float32)]
+        parts += [
+            fade_edges(audio[prev:cut]),
+            np.zeros(round(pause.length * SAMPLE_RATE), np.float32),
+        ]
         pauses.append((pause.at + shift, pause.at + shift + pause.length))
         shift += pause.length
         prev = cut

@@ -116,5 +116,7 @@ def _check_unique(scenarios: Sequence[Scenario]) -> None:
         seen[sc.name] = sc.path
 
 
-def run_replay(paths: Sequence[Path], out: Path, settings: Settings, llm: str, realtime: bool) -> dict[str, Any]:
+def run_replay(
+    paths: Sequence[Path], out: Path, settings: Settings, llm: str, realtime: bool
+) -> dict[str, Any]:
     return asyncio.run(replay_all(paths, out, settings, llm=llm, realtime=realtime))

@@ -58,11 +58,7 @@ def score(events: list[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str,
                 premature += 1
                 matched.add(i)
         decision = next(
-            (
-                (i, e)
-                for i, e in enumerate(ends)
-                if step.end <= e["t"] < min(nxt, step.end + MISSED_AFTER_S)
-            ),
+            ((i, e) for i, e in enumerate(ends) if step.end <= e["t"] < min(nxt, step.end + MISSED_AFTER_S)),
             None,
         )
         if decision is None:

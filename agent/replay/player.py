@@ -24,7 +24,7 @@ import numpy as np
 
 from agent.media import SAMPLE_RATE
 from agent.replay.assemble import Clip
-from agent.replay.scenario import Scenario, Step
+from agent.replay.scenario import Scenario
 
 
 class BotView(Protocol):
@@ -135,10 +135,8 @@ class ScenarioPlayer:
             if self._reply_start is not None:
                 return self._reply_start + rule.after_bot_start
             return timeout if now >= timeout else None
-        if rule is None:
-            gap = sc.tail_s  # the end of the scenario
-        else:
-            gap = sc.gap_s if rule.gap_s is None else rule.gap_s
+        # At the end of the scenario the tail follows the last reply.
+        gap = sc.tail_s if rule is None else (sc.gap_s if rule.gap_s is None else rule.gap_s)
         previous = sc.turns[self._next - 1] if self._next > 0 else None
         expects_reply = previous.is_turn if previous is not None else True  # or the greeting
         if bot.speaking:

@@ -73,11 +73,17 @@ class ScenarioRun:
 class Replayer:
     """Loads the models once and replays scenarios one after another."""
 
-    def __init__(self, settings: Settings, llm: str = "scripted", realtime: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        llm: str = "scripted",
+        realtime: bool = False,
+        models: Models | None = None,
+    ) -> None:
         self.settings = settings
         self.llm = llm
         self.realtime = realtime
-        self.models = Models.load(settings)
+        self.models = models or Models.load(settings)
 
     def clips(self, scenario: Scenario) -> list[Clip]:
         return [
@@ -96,9 +102,7 @@ class Replayer:
         timeline = Timeline()
         clips = self.clips(scenario)
         player = ScenarioPlayer(scenario, clips)
-        pipeline = build(
-            self.models, self.settings, self._replies(scenario), timeline, scenario.greeting
-        )
+        pipeline = build(self.models, self.settings, self._replies(scenario), timeline, scenario.greeting)
         limit = min(self.settings.replay.max_seconds, media_budget(scenario, clips))
         mic, bot = await self._drive(pipeline, player, scenario, limit)
         stopped = None
@@ -129,13 +133,14 @@ class Replayer:
         worker.set_reached_downstream_filter((MediaClockFrame,))
         reached: asyncio.Queue[float | BaseException] = asyncio.Queue()
 
-        @worker.event_handler("on_frame_reached_downstream")
         async def _reached(_worker: object, frame: MediaClockFrame) -> None:
             reached.put_nowait(frame.t)
 
-        @worker.event_handler("on_pipeline_error")
         async def _error(_worker: object, frame: object) -> None:
             reached.put_nowait(ReplayError(f"pipeline error: {getattr(frame, 'error', frame)}"))
+
+        worker.add_event_handler("on_frame_reached_downstream", _reached)
+        worker.add_event_handler("on_pipeline_error", _error)
 
         runner = WorkerRunner(handle_sigint=False, check_dangling_tasks=False)
         await runner.add_workers(worker)

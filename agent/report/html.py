@@ -62,7 +62,8 @@ def _marker(t: float, y: float, color: str, title: str, label: str = "", shape: 
     if shape == "circle":
         mark = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{color}"/>'
     else:
-        mark = f'<path d="M{x - 6:.1f},{y - 7:.1f} L{x + 6:.1f},{y - 7:.1f} L{x:.1f},{y + 5:.1f} Z" fill="{color}"/>'
+        points = f"M{x - 6:.1f},{y - 7:.1f} L{x + 6:.1f},{y - 7:.1f} L{x:.1f},{y + 5:.1f} Z"
+        mark = f'<path d="{points}" fill="{color}"/>'
     text = f'<text x="{x + 7:.1f}" y="{y + 4:.1f}" font-size="11">{_esc(label)}</text>' if label else ""
     return f"<g><title>{_esc(title)}</title>{mark}{text}</g>"
 
@@ -79,23 +80,45 @@ def _lanes(
     y = {name: 10 + i * LANE_H for i, name in enumerate(LANES)}
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}">']
     for name, y0 in y.items():
-        parts.append(f'<rect x="0" y="{y0}" width="{width:.0f}" height="{LANE_H}" fill="#fafafa" stroke="#ddd"/>')
+        parts.append(
+            f'<rect x="0" y="{y0}" width="{width:.0f}" height="{LANE_H}" fill="#fafafa" stroke="#ddd"/>'
+        )
         parts.append(f'<text x="6" y="{y0 + LANE_H / 2 + 4}" font-size="12" font-weight="bold">{name}</text>')
     for s in range(int(duration) + 1):
         parts.append(f'<line x1="{_x(s):.1f}" y1="5" x2="{_x(s):.1f}" y2="{height - 20}" stroke="#eee"/>')
         parts.append(f'<text x="{_x(s) - 4:.1f}" y="{height - 6}" font-size="10" fill="#666">{s}s</text>')
     for step in truth:
-        parts.append(_bar(step.start, step.end, y["user audio"] + 2, LANE_H - 4, COLORS.get(step.kind, "#eee"),
-                          f"{step.kind}: {step.text} ({step.start:.2f}-{step.end:.2f} s)"))
+        parts.append(
+            _bar(
+                step.start,
+                step.end,
+                y["user audio"] + 2,
+                LANE_H - 4,
+                COLORS.get(step.kind, "#eee"),
+                f"{step.kind}: {step.text} ({step.start:.2f}-{step.end:.2f} s)",
+            )
+        )
         for a, b in step.pauses:
-            parts.append(_bar(a, b, y["user audio"] + 2, LANE_H - 4, "#fff3b0", f"pause inside the turn {a:.2f}-{b:.2f} s", "pause"))
+            parts.append(
+                _bar(
+                    a,
+                    b,
+                    y["user audio"] + 2,
+                    LANE_H - 4,
+                    "#fff3b0",
+                    f"pause inside the turn {a:.2f}-{b:.2f} s",
+                    "pause",
+                )
+            )
     parts.append(_envelope(user_audio, y["user audio"], "#2b6cb0"))
     parts.append(_envelope(bot_audio, y["bot audio"], "#c05621"))
     for step in truth:
         if step.kind == "turn":
             x = _x(step.end)
-            parts.append(f'<g><title>true end of turn {step.end:.3f} s</title><line x1="{x:.1f}" y1="5" x2="{x:.1f}" '
-                         f'y2="{height - 20}" stroke="#e53e3e" stroke-dasharray="4,3"/></g>')
+            parts.append(
+                f'<g><title>true end of turn {step.end:.3f} s</title><line x1="{x:.1f}" y1="5" x2="{x:.1f}" '
+                f'y2="{height - 20}" stroke="#e53e3e" stroke-dasharray="4,3"/></g>'
+            )
     _event_marks(events, y, parts)
     parts.append("</svg>")
     return "".join(parts)
@@ -109,31 +132,80 @@ def _event_marks(events: Sequence[dict[str, Any]], y: dict[str, int], parts: lis
         if kind == "vad_start":
             onset = e.get("onset", t)
         elif kind == "vad_stop" and onset is not None:
-            parts.append(_bar(onset, e.get("speech_end", t), y["VAD"] + 14, LANE_H - 28, "#9ae6b4",
-                              f"speech {onset:.2f}-{e.get('speech_end', t):.2f} s (stop confirmed {t:.2f} s)"))
+            parts.append(
+                _bar(
+                    onset,
+                    e.get("speech_end", t),
+                    y["VAD"] + 14,
+                    LANE_H - 28,
+                    "#9ae6b4",
+                    f"speech {onset:.2f}-{e.get('speech_end', t):.2f} s (stop confirmed {t:.2f} s)",
+                )
+            )
             onset = None
         elif kind == "final" and e.get("words"):
             w = e["words"]
-            parts.append(_bar(w[0]["start"], max(w[-1]["end"], w[0]["start"] + 0.3), y["transcripts"] + 12,
-                              LANE_H - 24, "#e9d8fd", f"final at {t:.2f} s (live {live:.2f} s): {e['text']}", e["text"]))
+            parts.append(
+                _bar(
+                    w[0]["start"],
+                    max(w[-1]["end"], w[0]["start"] + 0.3),
+                    y["transcripts"] + 12,
+                    LANE_H - 24,
+                    "#e9d8fd",
+                    f"final at {t:.2f} s (live {live:.2f} s): {e['text']}",
+                    e["text"],
+                )
+            )
         elif kind == "turn_start":
-            parts.append(_marker(t, y["decisions"] + 16, "#38a169", f"turn {e['index']} start at {t:.2f} s", "start", "tri"))
+            parts.append(
+                _marker(
+                    t,
+                    y["decisions"] + 16,
+                    "#38a169",
+                    f"turn {e['index']} start at {t:.2f} s",
+                    "start",
+                    "tri",
+                )
+            )
         elif kind == "eot_check":
             color = "#3182ce" if e.get("done") else "#a0aec0"
-            parts.append(_marker(t, y["decisions"] + 40, color, f"{e['detector']} at {t:.2f} s: score {e.get('score')}",
-                                 f"{e.get('score')}"))
+            parts.append(
+                _marker(
+                    t,
+                    y["decisions"] + 40,
+                    color,
+                    f"{e['detector']} at {t:.2f} s: score {e.get('score')}",
+                    f"{e.get('score')}",
+                )
+            )
         elif kind in ("turn_end", "turn_discarded"):
             label = "END" if kind == "turn_end" else "discarded"
-            parts.append(_marker(t, y["decisions"] + 16, "#e53e3e" if kind == "turn_end" else "#718096",
-                                 f"{kind} {e.get('index')} at {t:.2f} s (live {live:.2f} s) by {e.get('detector')} "
-                                 f"score {e.get('score')}: {e.get('text', '')}", label, "tri"))
+            parts.append(
+                _marker(
+                    t,
+                    y["decisions"] + 16,
+                    "#e53e3e" if kind == "turn_end" else "#718096",
+                    f"{kind} {e.get('index')} at {t:.2f} s (live {live:.2f} s) by {e.get('detector')} "
+                    f"score {e.get('score')}: {e.get('text', '')}",
+                    label,
+                    "tri",
+                )
+            )
         elif kind in ("llm_first_token", "tts_first_audio"):
-            parts.append(_marker(t, y["bot audio"] + 8, "#805ad5" if kind == "llm_first_token" else "#d69e2e",
-                                 f"{kind} at {t:.2f} s (live {live:.2f} s)"))
+            parts.append(
+                _marker(
+                    t,
+                    y["bot audio"] + 8,
+                    "#805ad5" if kind == "llm_first_token" else "#d69e2e",
+                    f"{kind} at {t:.2f} s (live {live:.2f} s)",
+                )
+            )
         elif kind == "bot_audio_stop":
             start = e.get("started", t)
-            parts.append(f'<text x="{_x(start) + 3:.1f}" y="{y["bot audio"] + LANE_H - 6}" font-size="11">'
-                         f"{_esc(e.get('text', ''))}</text>")
+            parts.append(
+                f'<text x="{_x(start) + 3:.1f}" y="{y["bot audio"] + LANE_H - 6}" font-size="11">'
+                f"{_esc(e.get('text', ''))}</text>"
+            )
 
 
 def _turn_table(events: Sequence[dict[str, Any]], truth: Sequence[TruthStep]) -> str:
@@ -179,8 +251,10 @@ pre {{ background: #f6f6f6; padding: 8px; font-size: 12px; }}
 </style></head><body>
 <h2>{_esc(name)}</h2><p>{_esc(description)}</p>
 <p class="legend"><span style="color:#e53e3e">- - true end of a user turn</span>
-<span>&#9660; green: turn start, red: turn end</span><span>&#9679; end-of-turn checks (blue: said done)</span>
-<span style="background:#fff3b0">pause inside a turn</span><span>times in media seconds; hover for details</span></p>
+<span>&#9660; green: turn start, red: turn end</span>
+<span>&#9679; end-of-turn checks (blue: said done)</span>
+<span style="background:#fff3b0">pause inside a turn</span>
+<span>times in media seconds; hover for details</span></p>
 <div class="scroll">{_lanes(events, truth, user_audio, bot_audio)}</div>
 <h3>Turns</h3>{_turn_table(events, truth)}
 <h3>Figures</h3><pre>{_esc(json.dumps(shown, indent=2))}</pre>

@@ -40,14 +40,25 @@ def bundled_voice_paths() -> tuple[str, str]:
 
 
 class PiperSynth:
-    """A loaded Piper voice that synthesises whole texts with word timings."""
+    """A loaded Piper voice that synthesises whole texts with word timings.
 
-    def __init__(self, model_path: str | None = None, config_path: str | None = None) -> None:
-        from piper import PiperVoice
+    Piper's model samples random noise on every call, so by default the same text gives slightly
+    different audio each time. ``deterministic`` (the default) sets both noise scales to zero: the
+    same text always gives the same samples, which keeps replays repeatable.
+    """
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        config_path: str | None = None,
+        deterministic: bool = True,
+    ) -> None:
+        from piper import PiperVoice, SynthesisConfig
 
         if model_path is None:
             model_path, config_path = bundled_voice_paths()
         self._voice = PiperVoice.load(model_path, config_path=config_path, include_alignments=True)
+        self._config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0) if deterministic else None
         self.sample_rate = int(self._voice.config.sample_rate)
 
     def phoneme_words(self, text: str) -> int:
@@ -59,7 +70,7 @@ class PiperSynth:
         pieces: list[np.ndarray] = []
         spans: list[tuple[float, float]] = []
         offset = 0
-        for chunk in self._voice.synthesize(text, include_alignments=True):
+        for chunk in self._voice.synthesize(text, self._config, include_alignments=True):
             audio = chunk.audio_int16_array.astype(np.float32) / 32768.0
             for start, end in _alignment_spans(chunk.phoneme_alignments or []):
                 spans.append(((offset + start) / self.sample_rate, (offset + end) / self.sample_rate))

@@ -12,6 +12,8 @@ A turn ends at the first tick where (1) some detector said the current pause end
 (2) the finals cover the user's speech up to the pause (``audio_end >= speech_end``), or
 ``final_wait_max_s`` after (1) if the recogniser never reports back. Partial transcripts are
 never an input. A turn whose finals hold no word (a cough, a door) is discarded, not ended.
+Words that arrive after their turn ended (a recogniser slower than ``final_wait_max_s``) are not
+dropped: they join the next turn.
 """
 
 from __future__ import annotations
@@ -156,7 +158,14 @@ class TurnController:
         extra: dict[str, object] = {"finals_timed_out": True} if timed_out else {}
         text = " ".join(w.text for w in words)
         if not words:
-            return TurnEvent("turn_discarded", now, self._index, verdict=verdict, speech_end=speech_end)
+            return TurnEvent(
+                "turn_discarded",
+                now,
+                self._index,
+                verdict=verdict,
+                speech_end=speech_end,
+                extra=extra,
+            )
         event = TurnEvent(
             "turn_end", now, self._index, text, words, verdict, speech_end=speech_end, extra=extra
         )

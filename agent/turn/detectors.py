@@ -106,7 +106,10 @@ class SmartTurnDetector:
     """
 
     def __init__(
-        self, score: Callable[[np.ndarray], float], settings: SmartTurnSettings, name: str = "smart-turn"
+        self,
+        score: Callable[[np.ndarray], float],
+        settings: SmartTurnSettings,
+        name: str = "smart-turn",
     ) -> None:
         self.name = name
         self._score = score

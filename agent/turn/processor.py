@@ -93,9 +93,7 @@ class TurnProcessor(FrameProcessor):
         assert v is not None
         live = self._stage.finish(max(ready_live, self._vad_live), v.compute_s)
         self._verdict_live[v] = live
-        self._timeline.add(
-            "eot_check", event.t, live, detector=v.detector, score=v.score, done=v.done
-        )
+        self._timeline.add("eot_check", event.t, live, detector=v.detector, score=v.score, done=v.done)
 
     async def _finish_turn(self, event: TurnEvent) -> None:
         v = event.verdict
@@ -107,9 +105,7 @@ class TurnProcessor(FrameProcessor):
         if event.kind == "turn_discarded":
             self._timeline.add("turn_discarded", event.t, live, **fields)
             return
-        self._timeline.add(
-            "turn_end", event.t, live, text=event.text, speech_end=event.speech_end, **fields
-        )
+        self._timeline.add("turn_end", event.t, live, text=event.text, speech_end=event.speech_end, **fields)
         self._context.add_message({"role": "user", "content": event.text})
         reply = LLMContextFrame(context=self._context)
         reply.metadata["turn_index"] = event.index

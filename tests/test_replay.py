@@ -1,0 +1,160 @@
+"""Full replays with the real models: outputs, the media clock, echo, and the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.cli import main
+from agent.replay.batch import replay_all
+from agent.replay.runner import Replayer
+from agent.replay.scenario import load_scenario
+
+SCENARIO = """
+description: Two short turns, the second with a pause inside.
+turns:
+  - user: What time does the pharmacy open tomorrow?
+    agent: It opens at nine.
+  - user: And is it open on [pause 0.7] Sunday?
+    agent: No, it is closed on Sunday.
+expect: {missed_turns: 0, finals_include: [pharmacy]}
+"""
+
+DECISIONS = (
+    "vad_start",
+    "vad_stop",
+    "final",
+    "turn_start",
+    "eot_check",
+    "turn_end",
+    "turn_discarded",
+    "llm_first_token",
+    "tts_first_audio",
+    "bot_audio_start",
+    "bot_audio_stop",
+)
+
+
+def decisions(events: list[dict]) -> list[tuple]:
+    """Everything decided, with media times; live times (compute) are left out."""
+    return [
+        (e["type"], e["t"], e.get("text"), e.get("score"), e.get("detector"))
+        for e in events
+        if e["type"] in DECISIONS
+    ]
+
+
+def test_full_replay_writes_summary_timeline_and_report(write, tmp_path: Path, replayer) -> None:
+    path = write("two_turns.yaml", SCENARIO)
+    out = tmp_path / "out"
+    with open(os.devnull, "w") as quiet:
+        summary = asyncio.run(replay_all([path], out, replayer.settings, progress=quiet))
+
+    assert set(summary) == {"overall", "scenarios"}
+    figures = summary["scenarios"]["two_turns"]
+    for key in (
+        "audio_seconds",
+        "wall_seconds",
+        "turns",
+        "eot_latency_ms",
+        "voice_to_voice_ms",
+        "premature_cutoffs",
+        "missed_turns",
+        "expectations_failed",
+    ):
+        assert key in figures
+    assert figures["turns"] == 2
+    assert figures["missed_turns"] == 0
+    assert figures["expectations_failed"] == []
+    assert summary["overall"]["settings"]["smart_turn"]["threshold"] == 0.5
+    assert json.loads((out / "summary.json").read_text()) == summary
+
+    timeline = json.loads((out / "two_turns" / "timeline.json").read_text())
+    events = timeline["events"]
+    assert [e["t"] for e in events] == sorted(e["t"] for e in events)
+    assert all(e.get("t_live", e["t"]) >= e["t"] for e in events)
+    ends = [e for e in events if e["type"] == "turn_end"]
+    assert ends and all(e["detector"] in ("smart-turn", "silence-fallback") for e in ends)
+    finals = [e for e in events if e["type"] == "final"]
+    assert all(w["start"] <= w["end"] for f in finals for w in f["words"])
+    assert "pharmacy" in " ".join(f["text"].lower() for f in finals)
+    # Every turn end comes after the finals that cover its speech.
+    for end in ends:
+        assert any(f["t"] <= end["t"] and f["audio_end"] >= end["speech_end"] for f in finals)
+    truth = [s for s in timeline["truth"] if s["kind"] == "turn"]
+    assert len(truth) == 2 and len(truth[1]["pauses"]) == 1
+    for kind in ("bot_audio_start", "bot_audio_stop", "llm_first_token", "tts_first_audio"):
+        assert any(e["type"] == kind for e in events), kind
+
+    page = (out / "two_turns" / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and "<svg" in page and "true end" in page
+    assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # offline
+
+
+def test_same_decisions_at_full_speed_twice_and_in_real_time(write, replayer) -> None:
+    scenario = load_scenario(write("clock.yaml", SCENARIO))
+    first = asyncio.run(replayer.run(scenario))
+    second = asyncio.run(replayer.run(scenario))
+    realtime = Replayer(replayer.settings, realtime=True, models=replayer.models)
+    paced = asyncio.run(realtime.run(scenario))
+
+    assert paced.wall_seconds >= 0.9 * paced.audio_seconds  # really paced
+    assert first.wall_seconds < paced.wall_seconds
+    reference = decisions(first.timeline.sorted_events())
+    assert any(d[0] == "turn_end" for d in reference)
+    assert decisions(second.timeline.sorted_events()) == reference
+    assert decisions(paced.timeline.sorted_events()) == reference
+    assert np.array_equal(first.user_audio, paced.user_audio)
+
+
+def test_echo_leaks_the_bot_audio_into_the_microphone(write, replayer) -> None:
+    scenario = load_scenario(
+        write(
+            "echo.yaml",
+            """
+echo: {delay_ms: 100, level_db: -20}
+greeting: Hello, how can I help you today?
+turns:
+  - silence: 1
+""",
+        )
+    )
+    run = asyncio.run(replayer.run(scenario))
+    delay = int(0.1 * 16000)
+    mic, bot = run.user_audio, run.bot_audio
+    assert np.abs(bot).max() > 0.1
+    # The user is silent: the microphone holds exactly the bot's audio, 100 ms late, at -20 dB.
+    assert np.allclose(mic[delay:], 0.1 * bot[: len(mic) - delay], atol=1e-6)
+    assert not mic[:delay].any()
+
+
+def test_cli_bad_scenario_is_one_line_and_exit_2(write, tmp_path: Path, capsys) -> None:
+    bad = write("bad.yaml", "turns:\n  - user: hi\n    pause: 2\n")
+    assert main(["replay", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"agent: {bad}: turns.0.pause: Extra inputs are not permitted"]
+
+
+def test_cli_openai_without_configuration_is_refused(write, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    ok = write("ok.yaml", "turns:\n  - user: hi\n")
+    assert main(["replay", str(ok), "--llm", "openai", "--out", str(tmp_path)]) == 2
+    assert "OPENAI_API_KEY or OPENAI_BASE_URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("expect", "code"), [("{turns: 1}", 0), ("{turns: 3}", 1)])
+def test_cli_exit_code_follows_the_expectations(
+    write, tmp_path: Path, capsys, expect: str, code: int
+) -> None:
+    p = write("one.yaml", f"turns:\n  - user: What time is it?\n    agent: Noon.\nexpect: {expect}\n")
+    assert main(["replay", str(p), "--out", str(tmp_path / "o")]) == code
+    captured = capsys.readouterr()
+    assert "1 scenarios" in captured.out
+    if code:
+        assert "expectation failed: one: turns: expected 3 turn ends, got 1" in captured.err

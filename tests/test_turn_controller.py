@@ -1,0 +1,184 @@
+"""The turn controller, driven with plain timestamps and stand-in detectors."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent.events import Final, Word
+from agent.turn.controller import TurnController, TurnEvent, TurnSettings
+from agent.turn.detectors import (
+    PauseContext,
+    SilenceDetector,
+    SilenceSettings,
+    SmartTurnDetector,
+    SmartTurnSettings,
+    Verdict,
+)
+
+DT = 0.02
+
+
+def no_audio(start: float, end: float) -> np.ndarray:
+    return np.zeros(max(0, round((end - start) * 16000)), dtype=np.float32)
+
+
+def controller(silence_s: float = 0.5, wait: float = 2.0) -> TurnController:
+    return TurnController(
+        [SilenceDetector(SilenceSettings(threshold_s=silence_s))],
+        TurnSettings(final_wait_max_s=wait),
+        no_audio,
+    )
+
+
+def ticks(c: TurnController, start: float, end: float) -> list[TurnEvent]:
+    out: list[TurnEvent] = []
+    for k in range(round(start / DT), round(end / DT)):
+        out += c.tick(k * DT)
+    return [e for e in out if e.kind != "eot_check"]
+
+
+def words(text: str, start: float, end: float) -> tuple[Word, ...]:
+    parts = text.split()
+    step = (end - start) / len(parts)
+    return tuple(Word(w, start + i * step, start + (i + 1) * step) for i, w in enumerate(parts))
+
+
+def test_turn_ends_after_silence_once_finals_cover_the_speech() -> None:
+    c = controller()
+    assert [e.kind for e in c.speech_started(0.7, 0.5)] == ["turn_start"]
+    c.speech_stopped(2.2, 2.0)
+    c.final(Final(words("hello there", 0.5, 2.0), audio_end=2.2))
+    events = ticks(c, 2.2, 4.0)
+    assert [(e.kind, round(e.t, 2), e.text) for e in events] == [("turn_end", 2.5, "hello there")]
+    assert events[0].verdict is not None and events[0].verdict.detector == "silence"
+
+
+def test_turn_never_ends_while_a_final_is_pending() -> None:
+    c = controller(wait=5.0)
+    c.speech_started(0.7, 0.5)
+    c.speech_stopped(2.2, 2.0)
+    assert c.pending_final
+    assert ticks(c, 2.2, 3.4) == []  # the detector said done at 2.5, but no final yet
+    c.final(Final(words("hello there", 0.5, 2.0), audio_end=2.2))
+    events = ticks(c, 3.4, 4.0)
+    assert [(e.kind, round(e.t, 2)) for e in events] == [("turn_end", 3.4)]
+
+
+def test_a_recogniser_that_never_answers_is_waited_for_at_most_final_wait_max() -> None:
+    c = controller(wait=1.0)
+    c.speech_started(0.7, 0.5)
+    c.final(Final(words("partly heard", 0.5, 1.0), audio_end=1.0))
+    c.speech_stopped(2.2, 2.0)
+    events = ticks(c, 2.2, 5.0)
+    assert [(e.kind, round(e.t, 2)) for e in events] == [("turn_end", 3.5)]
+    assert events[0].extra == {"finals_timed_out": True}
+    assert events[0].text == "partly heard"
+
+
+def test_resumed_speech_cancels_the_pause() -> None:
+    c = controller()
+    c.speech_started(0.7, 0.5)
+    c.speech_stopped(2.2, 2.0)
+    c.flushed(2.2)
+    assert ticks(c, 2.2, 2.4) == []
+    assert c.speech_started(2.45, 2.3) == []  # same turn goes on, no new turn_start
+    c.speech_stopped(4.2, 4.0)
+    c.final(Final(words("my number is four one five", 0.5, 4.0), audio_end=4.2))
+    events = ticks(c, 2.46, 5.0)
+    assert [(e.kind, round(e.t, 2), e.index) for e in events] == [("turn_end", 4.5, 0)]
+
+
+def test_a_turn_without_words_is_discarded() -> None:
+    c = controller()
+    c.speech_started(0.7, 0.5)
+    c.speech_stopped(1.2, 1.0)
+    c.flushed(1.2)  # the recogniser heard nothing (a cough)
+    events = ticks(c, 1.2, 2.0)
+    assert [e.kind for e in events] == ["turn_discarded"]
+    c.speech_started(3.0, 2.8)
+    c.speech_stopped(4.0, 3.8)
+    c.final(Final(words("yes", 2.8, 3.8), audio_end=4.0))
+    assert [(e.kind, e.index, e.text) for e in ticks(c, 4.0, 5.0)] == [("turn_end", 0, "yes")]
+
+
+def test_words_after_the_pause_belong_to_the_next_turn() -> None:
+    c = controller()
+    c.speech_started(0.7, 0.5)
+    c.speech_stopped(1.7, 1.5)
+    c.final(Final(words("first", 0.5, 1.5) + words("second", 1.8, 2.0), audio_end=2.2))
+    [end] = ticks(c, 1.7, 2.1)
+    assert end.text == "first"
+    c.speech_started(2.0, 1.8)
+    c.speech_stopped(2.2, 2.0)
+    [end2] = ticks(c, 2.2, 3.0)
+    assert (end2.index, end2.text) == (1, "second")
+
+
+def test_smart_turn_is_checked_once_per_pause_after_its_delay() -> None:
+    calls: list[float] = []
+
+    def score(audio: np.ndarray) -> float:
+        calls.append(len(audio) / 16000)
+        return 0.2
+
+    d = SmartTurnDetector(score, SmartTurnSettings(delay_s=0.2, max_checks=1, pre_speech_s=0.5))
+    ctx = dict(speech_end=2.0, turn_start=1.0, text="", audio=no_audio)
+    assert d.check(PauseContext(now=2.1, **ctx)) is None
+    v = d.check(PauseContext(now=2.2, **ctx))
+    assert v == Verdict("smart-turn", 2.2, False, 0.2, v.compute_s if v else 0.0)
+    assert calls == [1.7]  # from turn start minus pre-speech to now
+    assert d.check(PauseContext(now=3.0, **ctx)) is None
+    d.reset()
+    assert d.check(PauseContext(now=2.3, **ctx)) is not None
+
+
+segments = st.lists(
+    st.tuples(st.floats(0.1, 2.0), st.floats(0.05, 1.5), st.floats(0.0, 3.0)),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(segs=segments, silence=st.floats(0.1, 1.5), wait=st.floats(0.5, 3.0))
+def test_property_no_turn_end_while_a_final_is_pending(segs, silence: float, wait: float) -> None:
+    """Whatever the speech and however late the recogniser, a turn ends only when the finals
+    cover the speech before the pause (or, flagged, after waiting final_wait_max_s)."""
+    c = controller(silence, wait)
+    timeline: list[tuple[float, str, object]] = []
+    t = 0.5
+    for gap, length, asr_delay in segs:
+        onset, end = t + gap, t + gap + length
+        timeline.append((onset + 0.2, "start", onset))
+        timeline.append((end + 0.2, "stop", end))
+        timeline.append((end + 0.2 + asr_delay, "final", Final(words("w", onset, end), end + 0.2)))
+        t = end
+    timeline.sort(key=lambda x: x[0])
+    delivered: list[float] = []
+    speaking_until = 0.0
+    horizon = t + 6.0
+    k = 0
+    for step in range(round(horizon / DT)):
+        now = step * DT
+        while k < len(timeline) and timeline[k][0] <= now:
+            _, kind, arg = timeline[k]
+            if kind == "start":
+                c.speech_started(now, float(arg))  # type: ignore[arg-type]
+            elif kind == "stop":
+                c.speech_stopped(now, float(arg))  # type: ignore[arg-type]
+                speaking_until = float(arg)  # type: ignore[arg-type]
+            else:
+                c.final(arg)  # type: ignore[arg-type]
+                delivered.append(arg.audio_end)  # type: ignore[union-attr]
+            k += 1
+        for e in c.tick(now):
+            if e.kind not in ("turn_end", "turn_discarded"):
+                continue
+            assert e.speech_end is not None
+            covered = any(a >= e.speech_end for a in delivered)
+            if not covered:
+                assert e.extra.get("finals_timed_out") is True
+                assert e.verdict is not None and now - e.verdict.t >= wait - 1e-6
+            assert e.speech_end <= speaking_until + 1e-9
