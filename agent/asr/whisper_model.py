@@ -29,6 +29,11 @@ class WhisperSettings(BaseModel):
         0.6, description="drop a segment whose no-speech probability is above this ..."
     )
     logprob_threshold: float = Field(-1.0, description="... and whose mean log-probability is below this")
+    temperature: float = Field(
+        0.0,
+        description="decoding temperature, with no fallback to sampling: faster-whisper's default "
+        "retries poor greedy results with random sampling, so the same audio could give other words",
+    )
 
 
 class WhisperRecognizer:
@@ -56,6 +61,7 @@ class WhisperRecognizer:
             audio.astype(np.float32),
             language=s.language,
             beam_size=s.beam_size,
+            temperature=s.temperature,
             word_timestamps=True,
             condition_on_previous_text=False,
             vad_filter=False,
