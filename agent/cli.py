@@ -2,7 +2,7 @@
 
 ``agent replay PATH [--out DIR] [--realtime]`` replays one scenario file or every scenario in a
 folder. Exit codes: 0 all expectations held, 1 an expectation failed, 2 bad input or a failure
-(one line on stderr saying what and where).
+(one line on stderr saying what and where; the other scenarios still run and are reported).
 """
 
 from __future__ import annotations
@@ -77,6 +77,10 @@ def _replay(args: argparse.Namespace) -> int:
     )
     for failure in o["expectations_failed"]:
         print(f"expectation failed: {failure}", file=sys.stderr)
+    for error in o["errors"]:
+        print(f"agent: {error}", file=sys.stderr)
+    if o["errors"]:
+        return 2
     return 1 if o["expectations_failed"] else 0
 
 

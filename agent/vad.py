@@ -122,11 +122,8 @@ class VADProcessor(FrameProcessor):
         self._segmenter = VadSegmenter(settings, voice.window_samples / SAMPLE_RATE)
         self._pending = np.zeros(0, dtype=np.float32)
         self._received = 0
-        self._stage = Stage("vad")
-
-    @property
-    def stage(self) -> Stage:
-        return self._stage
+        self.stage = Stage("vad")
+        """Live-time model of this processor\'s compute (see agent.latency)."""
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -154,7 +151,7 @@ class VADProcessor(FrameProcessor):
             window_end += n / SAMPLE_RATE
             with watch.running():
                 conf = self._voice.confidence(window)
-            live = self._stage.finish(window_end, watch.seconds)
+            live = self.stage.finish(window_end, watch.seconds)
             event = self._segmenter.feed(window_end, conf)
             if event is not None:
                 await self._emit(event, live)

@@ -158,3 +158,28 @@ def test_cli_exit_code_follows_the_expectations(
     assert "1 scenarios" in captured.out
     if code:
         assert "expectation failed: one: turns: expected 3 turn ends, got 1" in captured.err
+
+
+def test_a_broken_recording_fails_its_scenario_only(tmp_path: Path, capsys) -> None:
+    """Audio whose header reads fine but whose data is corrupt: a one-line error for that
+    scenario, exit code 2, and the other scenario's results are still written."""
+    folder = tmp_path / "sc"
+    folder.mkdir()
+    noise = (np.random.default_rng(0).standard_normal(32000) * 0.1).astype(np.float32)
+    import soundfile as sf
+
+    sf.write(folder / "broken.flac", noise, 16000)
+    data = bytearray((folder / "broken.flac").read_bytes())
+    for i in range(200, len(data) - 10):
+        data[i] = (data[i] * 7 + 13) % 256
+    (folder / "broken.flac").write_bytes(bytes(data))
+    (folder / "a_good.yaml").write_text("turns:\n  - user: Hello.\n    agent: Hi.\n")
+    (folder / "b_broken.yaml").write_text("turns:\n  - audio: broken.flac\n")
+    out = tmp_path / "out"
+    assert main(["replay", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"agent: {folder / 'b_broken.yaml'}: turns.0.audio: {folder / 'broken.flac'}: cannot decode" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["scenarios"]) == ["a_good"]
+    assert len(summary["overall"]["errors"]) == 1
+    assert (out / "a_good" / "report.html").is_file()

@@ -55,11 +55,8 @@ class SegmentSTTProcessor(FrameProcessor):
         self._timeline = timeline
         self._history = AudioHistory(settings.history_s)
         self._segment_start: float | None = None
-        self._stage = Stage("asr")
-
-    @property
-    def stage(self) -> Stage:
-        return self._stage
+        self.stage = Stage("asr")
+        """Live-time model of this processor\'s compute (see agent.latency)."""
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -88,7 +85,7 @@ class SegmentSTTProcessor(FrameProcessor):
         watch = Stopwatch()
         with watch.running():
             words = await asyncio.to_thread(self._recognizer.transcribe, audio, self._segment_start)
-        live = self._stage.finish(ready_live, watch.seconds)
+        live = self.stage.finish(ready_live, watch.seconds)
         final = Final(tuple(words), audio_end=t)
         if final.words:
             self._timeline.add(

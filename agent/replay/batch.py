@@ -70,24 +70,25 @@ async def replay_all(
     _check_unique(scenarios)
     replayer = Replayer(settings, llm=llm, realtime=realtime)
     per: dict[str, dict[str, Any]] = {}
+    errors: list[str] = []
     bar = tqdm(total=len(scenarios), unit="scenario", file=progress, disable=not progress.isatty())
     for sc in scenarios:
         bar.set_description(sc.name)
-        run = await replayer.run(sc)
+        try:
+            run = await replayer.run(sc)
+        except (ValueError, RuntimeError, OSError) as e:
+            # One broken scenario (say, a recording corrupt past its header) must not cost the
+            # others their results: note it and go on.
+            errors.append(str(e))
+            print(f"{sc.name}: ERROR: {e}", file=progress, flush=True)
+            bar.update(1)
+            continue
         figures = scenario_figures(run)
         write_run(run, out, figures)
         per[sc.name] = figures
         bar.update(1)
         if not progress.isatty():
-            failed = figures["expectations_failed"]
-            print(
-                f"{sc.name}: {figures['audio_seconds']:.1f} s audio in {figures['wall_seconds']:.1f} s, "
-                f"{figures['turn_ends']} turn ends, eot p50 {figures['eot_latency_ms']['p50']} ms, "
-                f"cutoffs {figures['premature_cutoffs']}"
-                + (f", FAILED: {'; '.join(failed)}" if failed else ""),
-                file=progress,
-                flush=True,
-            )
+            print(_one_line(sc.name, figures), file=progress, flush=True)
     bar.close()
     overall = pool(list(per.values()))
     audio = sum(f["audio_seconds"] for f in per.values())
@@ -97,15 +98,29 @@ async def replay_all(
         wall_seconds=round(wall, 3),
         speedup=round(audio / wall, 2) if wall > 0 else None,
         expectations_failed=[f"{n}: {m}" for n, f in per.items() for m in f["expectations_failed"]],
+        errors=errors,
         settings={"llm": llm, "realtime": realtime, **settings.model_dump()},
     )
-    for f in per.values():
+    for name, f in per.items():
         f.pop("_values", None)
-        f["settings"] = "see overall.settings"
+        sc = next(s for s in scenarios if s.name == name)
+        f["settings"] = {
+            "pipeline": "as in overall.settings",
+            "scenario": sc.model_dump(include={"lead_in_s", "gap_s", "reply_timeout_s", "tail_s", "echo"}),
+        }
     summary = {"overall": overall, "scenarios": per}
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def _one_line(name: str, f: dict[str, Any]) -> str:
+    failed = f["expectations_failed"]
+    return (
+        f"{name}: {f['audio_seconds']:.1f} s audio in {f['wall_seconds']:.1f} s, "
+        f"{f['turn_ends']} turn ends, eot p50 {f['eot_latency_ms']['p50']} ms, "
+        f"cutoffs {f['premature_cutoffs']}" + (f", FAILED: {'; '.join(failed)}" if failed else "")
+    )
 
 
 def _check_unique(scenarios: Sequence[Scenario]) -> None:

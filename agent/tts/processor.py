@@ -41,11 +41,8 @@ class TTSProcessor(FrameProcessor):
         self._timeline = timeline
         self._text = ""
         self._started = False
-        self._stage = Stage("tts")
-
-    @property
-    def stage(self) -> Stage:
-        return self._stage
+        self.stage = Stage("tts")
+        """Live-time model of this processor\'s compute (see agent.latency)."""
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -72,7 +69,7 @@ class TTSProcessor(FrameProcessor):
         watch = Stopwatch()
         with watch.running():
             synthesis = await asyncio.to_thread(self._synth.synthesize, sentence)
-        live = self._stage.finish(live_time(cause), watch.seconds)
+        live = self.stage.finish(live_time(cause), watch.seconds)
         if not self._started:
             self._started = True
             self._timeline.add("tts_first_audio", t, live, text=sentence)

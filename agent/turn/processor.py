@@ -46,14 +46,11 @@ class TurnProcessor(FrameProcessor):
         self._controller = TurnController(detectors, settings, self._history.slice)
         self._context = context
         self._timeline = timeline
-        self._stage = Stage("end-of-turn")
+        self.stage = Stage("end-of-turn")
+        """Live-time model of this processor\'s compute (see agent.latency)."""
         self._vad_live = 0.0  # live time of the latest VAD decision
         self._flush_live = 0.0  # live time of the latest finals flush
         self._verdict_live: dict[Verdict, float] = {}
-
-    @property
-    def stage(self) -> Stage:
-        return self._stage
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -91,7 +88,7 @@ class TurnProcessor(FrameProcessor):
     async def _record_check(self, event: TurnEvent, ready_live: float) -> None:
         v = event.verdict
         assert v is not None
-        live = self._stage.finish(max(ready_live, self._vad_live), v.compute_s)
+        live = self.stage.finish(max(ready_live, self._vad_live), v.compute_s)
         self._verdict_live[v] = live
         self._timeline.add("eot_check", event.t, live, detector=v.detector, score=v.score, done=v.done)
 
