@@ -30,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
         "server (OPENAI_API_KEY / OPENAI_BASE_URL), or auto (openai when configured)",
     )
     r.add_argument("--chunk-ms", type=int, default=None, help="microphone chunk per tick (ms)")
+    r.add_argument(
+        "--asr",
+        choices=["streaming", "segment"],
+        default=None,
+        help="local recogniser: streaming Whisper with LocalAgreement-2 (default) or one pass per segment",
+    )
     r.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
     return p
 
@@ -52,6 +58,8 @@ def _replay(args: argparse.Namespace) -> int:
     settings = Settings()
     if args.chunk_ms is not None:
         settings.replay.chunk_ms = args.chunk_ms
+    if args.asr is not None:
+        settings.asr = args.asr
     from agent.llm.openai_compatible import openai_configured
 
     llm = args.llm

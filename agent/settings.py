@@ -5,9 +5,12 @@ The replay summary prints the settings it ran with (``Settings.model_dump()``).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from agent.asr.segment_stt import SegmentSttSettings
+from agent.asr.streaming import StreamingSettings
 from agent.asr.whisper_model import WhisperSettings
 from agent.llm.openai_compatible import OpenAISettings
 from agent.llm.scripted import ScriptedLLMSettings
@@ -31,7 +34,11 @@ class Settings(BaseModel):
     """The local pipeline: VAD -> Whisper -> end-of-turn -> LLM -> TTS."""
 
     vad: VadSettings = Field(default_factory=VadSettings)
+    asr: Literal["streaming", "segment"] = Field(
+        "streaming", description="streaming Whisper with LocalAgreement-2, or one pass per VAD segment"
+    )
     whisper: WhisperSettings = Field(default_factory=WhisperSettings)
+    streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     segment_stt: SegmentSttSettings = Field(default_factory=SegmentSttSettings)
     smart_turn: SmartTurnSettings = Field(default_factory=SmartTurnSettings)
     silence_fallback: SilenceSettings = Field(

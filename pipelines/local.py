@@ -14,6 +14,8 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameProcessor
 
 from agent.asr.segment_stt import SegmentSTTProcessor
+from agent.asr.streaming import StreamingRecognizer
+from agent.asr.streaming_stt import StreamingSTTProcessor
 from agent.asr.whisper_model import WhisperRecognizer
 from agent.events import Timeline
 from agent.latency import Stage
@@ -42,6 +44,7 @@ class Models:
         models = cls(WhisperRecognizer(settings.whisper), SmartTurnModel(), PiperSynth())
         speech = models.voice.synthesize("Hello there.").audio
         models.whisper.transcribe(speech, 0.0)
+        models.whisper.decode_window(speech)
         models.smart_turn.probability(speech)
         return models
 
@@ -71,7 +74,12 @@ def build(
     mode = {"enable_direct_mode": direct}
     context = LLMContext()
     vad = VADProcessor(SileroVoice(), settings.vad, timeline, **mode)
-    stt = SegmentSTTProcessor(models.whisper, settings.segment_stt, timeline, **mode)
+    stt: SegmentSTTProcessor | StreamingSTTProcessor
+    if settings.asr == "streaming":
+        recognizer = StreamingRecognizer(models.whisper.decode_window, settings.streaming)
+        stt = StreamingSTTProcessor(recognizer, timeline, **mode)
+    else:
+        stt = SegmentSTTProcessor(models.whisper, settings.segment_stt, timeline, **mode)
     detectors: list[Detector] = [
         SmartTurnDetector(models.smart_turn.probability, settings.smart_turn),
         SilenceDetector(settings.silence_fallback, name="silence-fallback"),

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
+from agent.asr.window_decoder import WindowDecoder, WindowResult
 from agent.events import Word
 
 
@@ -34,6 +35,10 @@ class WhisperSettings(BaseModel):
         description="decoding temperature, with no fallback to sampling: faster-whisper's default "
         "retries poor greedy results with random sampling, so the same audio could give other words",
     )
+    window_pad_s: float = Field(
+        2.0, description="streaming: silence after the audio in the encoder window (s)"
+    )
+    min_window_s: float = Field(10.0, description="streaming: shortest encoder window (s; Whisper's is 30)")
 
 
 class WhisperRecognizer:
@@ -49,6 +54,20 @@ class WhisperRecognizer:
         self._model = WhisperModel(
             path, device="cpu", compute_type=settings.compute_type, cpu_threads=settings.cpu_threads
         )
+        self._window = WindowDecoder(
+            self._model, settings.language, settings.window_pad_s, settings.min_window_s
+        )
+        self.fallbacks = 0
+        """Short-window decodes that looked like a repetition loop and were redone on 30 s."""
+
+    def decode_window(self, audio: np.ndarray, prompt: str = "") -> WindowResult:
+        """Streaming decode of a buffer on a short encoder window (see ``window_decoder``),
+        redone on the full 30 s window if the short one produced a repetition loop."""
+        result = self._window.decode(audio, prompt)
+        if result.looped:
+            self.fallbacks += 1
+            result = self._window.decode(audio, prompt, full_window=True)
+        return result
 
     def transcribe(self, audio: np.ndarray, offset: float) -> list[Word]:
         """Words spoken in ``audio``, whose first sample is at media time ``offset`` seconds.

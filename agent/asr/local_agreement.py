@@ -1,0 +1,88 @@
+"""LocalAgreement-2 (Macháček et al., 2023): commit what two consecutive hypotheses agree on.
+
+No model inside. Each call to :meth:`LocalAgreement.insert` gives the words of a new hypothesis
+for the growing audio buffer (times in media seconds). The words both this hypothesis and the
+previous one start with, after what is already committed, become final::
+
+    committed      | and so my fellow
+    previous hyp   |                  americans ask knot
+    new hyp        |                  americans ask not what
+    commit now     |                  americans ask          <- longest common prefix
+    partial        |                                not what  <- the new hypothesis' tail
+
+Committed words go to an append-only ledger: never edited, never removed. A new hypothesis
+usually repeats the end of what is committed (the audio buffer still holds it); those words are
+skipped by time, and by matching up to five words at the seam. :meth:`finalize` commits the
+current tail without waiting for agreement: the caller uses it when the speaker stops, so a turn
+never waits for words that will not come.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from agent.events import Word
+
+_SEAM_SLACK_S = 0.1
+_MAX_SEAM_WORDS = 5
+_SEAM_WINDOW_S = 1.0  # only words starting this close to the last committed end can repeat it
+
+
+def norm(text: str) -> str:
+    """A word as compared for agreement: lower case, no punctuation."""
+    return re.sub(r"[^\w']+", "", text.lower())
+
+
+class LocalAgreement:
+    """Commits the longest common prefix of the last two hypotheses."""
+
+    def __init__(self) -> None:
+        self._ledger: list[Word] = []
+        self._previous: list[Word] = []  # uncommitted tail of the last hypothesis
+
+    @property
+    def committed(self) -> Sequence[Word]:
+        """Every committed word, in order (read-only view of the ledger)."""
+        return tuple(self._ledger)
+
+    @property
+    def partial(self) -> list[Word]:
+        """The uncommitted tail of the latest hypothesis (display only)."""
+        return list(self._previous)
+
+    @property
+    def last_committed_end(self) -> float:
+        return self._ledger[-1].end if self._ledger else 0.0
+
+    def insert(self, hypothesis: Sequence[Word]) -> list[Word]:
+        """A new hypothesis for the buffer; returns the words committed by it (maybe none)."""
+        new = self._after_committed(hypothesis)
+        commit: list[Word] = []
+        for old, word in zip(self._previous, new, strict=False):
+            if norm(old.text) != norm(word.text):
+                break
+            commit.append(word)
+        self._ledger.extend(commit)
+        self._previous = new[len(commit) :]
+        return commit
+
+    def finalize(self) -> list[Word]:
+        """Commit the current tail as it is (the speaker stopped); returns those words."""
+        commit, self._previous = self._previous, []
+        self._ledger.extend(commit)
+        return commit
+
+    def _after_committed(self, hypothesis: Sequence[Word]) -> list[Word]:
+        """The part of a hypothesis that comes after the committed words."""
+        last = self.last_committed_end
+        new = [w for w in hypothesis if w.start > last - _SEAM_SLACK_S and norm(w.text)]
+        if not (self._ledger and new) or abs(new[0].start - last) > _SEAM_WINDOW_S:
+            return new
+        # The first few new words may still be the last committed ones (word times jitter):
+        # drop the longest such overlap, up to five words.
+        tail = [norm(w.text) for w in self._ledger[-_MAX_SEAM_WORDS:]]
+        for n in range(min(len(tail), len(new)), 0, -1):
+            if tail[-n:] == [norm(w.text) for w in new[:n]]:
+                return new[n:]
+        return new

@@ -1,0 +1,151 @@
+"""Streaming recognition: Whisper re-run on a growing buffer, finals by LocalAgreement-2.
+
+The buffer holds the audio since the last cut. While the user speaks, every ``chunk_s`` of new
+audio the whole buffer is transcribed (with the committed text before it as the prompt), and
+LocalAgreement commits what two consecutive hypotheses agree on. When the VAD says the speech
+stopped, the tail is finalised and the buffer starts afresh::
+
+    audio    ....[pre-roll|=========== speech ============|...
+    decode           ^chunk   ^chunk   ^chunk   ^chunk     ^VAD stop: finalise the tail
+    buffer   trimmed at a committed sentence end once longer than trim_s, and never longer
+             than max_buffer_s (cut at the last committed word)
+
+Pure apart from the ``decode`` function it is given, and clock-free: the caller passes media
+times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from agent.asr.local_agreement import LocalAgreement
+from agent.asr.window_decoder import WindowResult
+from agent.events import Word
+from agent.media import SAMPLE_RATE
+
+Decode = Callable[[np.ndarray, str], WindowResult]
+"""audio (16 kHz, from the buffer start), prompt -> words in seconds from the buffer start."""
+
+
+class StreamingSettings(BaseModel):
+    """Streaming recogniser knobs (seconds)."""
+
+    chunk_s: float = Field(0.5, description="transcribe again after this much new audio (s)")
+    pre_roll_s: float = Field(0.3, description="audio kept before the VAD onset (s)")
+    trim_s: float = Field(8.0, description="buffer length after which it is cut at a sentence end (s)")
+    max_buffer_s: float = Field(15.0, description="the buffer never grows past this (s)")
+    prompt_chars: int = Field(200, description="committed text given to Whisper as the prompt")
+    no_speech_threshold: float = Field(0.6, description="ignore a hypothesis Whisper thinks is not speech")
+    logprob_threshold: float = Field(-1.0, description="... when its mean log-probability is also below this")
+
+
+@dataclass(frozen=True)
+class Update:
+    """What one decode produced: newly committed words and the current partial (media times)."""
+
+    committed: list[Word]
+    partial: list[Word]
+
+
+class StreamingRecognizer:
+    """Audio buffer, prompt and LocalAgreement around a Whisper decode function."""
+
+    def __init__(self, decode: Decode, settings: StreamingSettings) -> None:
+        self._decode = decode
+        self._s = settings
+        self._agreement = LocalAgreement()
+        self._chunks: list[np.ndarray] = []  # the buffer, joined lazily (appends stay O(1))
+        self._samples = 0
+        self._start = 0.0  # media time of the buffer's first sample
+        self._speaking = False
+        self._decoded_until = 0.0  # media time the latest hypothesis covers
+        self.decodes = 0
+
+    @property
+    def buffer_seconds(self) -> float:
+        return self._samples / SAMPLE_RATE
+
+    @property
+    def _audio(self) -> np.ndarray:
+        if len(self._chunks) != 1:
+            joined = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
+            self._chunks = [joined]
+        return self._chunks[0]
+
+    @property
+    def committed(self) -> tuple[Word, ...]:
+        return tuple(self._agreement.committed)
+
+    @property
+    def end_time(self) -> float:
+        return self._start + self.buffer_seconds
+
+    def append(self, audio: np.ndarray) -> None:
+        """More microphone audio, continuing where the last ended."""
+        self._chunks.append(np.asarray(audio, dtype=np.float32))
+        self._samples += len(audio)
+        if not self._speaking:
+            self._cut(self.end_time - self._s.pre_roll_s)
+
+    def speech_started(self) -> None:
+        """The VAD heard speech: from now on the buffer grows (it holds the pre-roll already)."""
+        self._speaking = True
+
+    def due(self, now: float) -> bool:
+        """True when enough new audio has come in for another decode."""
+        return self._speaking and now - self._decoded_until >= self._s.chunk_s - 1e-9
+
+    def update(self) -> Update:
+        """Transcribe the buffer and commit what the last two hypotheses agree on."""
+        committed = self._agreement.insert(self._hypothesis())
+        self._trim()
+        return Update(committed, self._agreement.partial)
+
+    def finish(self, speech_end: float) -> Update:
+        """The speech stopped at ``speech_end``: finalise everything heard up to it."""
+        committed: list[Word] = []
+        if self._speaking and self._decoded_until < speech_end - 1e-9:
+            committed += self._agreement.insert(self._hypothesis())
+        committed += self._agreement.finalize()
+        self._speaking = False
+        self._cut(self.end_time - self._s.pre_roll_s)
+        return Update(committed, [])
+
+    def _hypothesis(self) -> list[Word]:
+        self.decodes += 1
+        self._decoded_until = self.end_time
+        result = self._decode(self._audio, self._prompt())
+        s = self._s
+        if result.no_speech_prob > s.no_speech_threshold and result.avg_logprob < s.logprob_threshold:
+            return []
+        return [Word(w.text, self._start + w.start, self._start + w.end) for w in result.words]
+
+    def _prompt(self) -> str:
+        before = [w.text for w in self._agreement.committed if w.end <= self._start + 1e-6]
+        return " ".join(before)[-self._s.prompt_chars :]
+
+    def _trim(self) -> None:
+        if self.buffer_seconds <= self._s.trim_s:
+            return
+        committed = [w for w in self._agreement.committed if w.end > self._start]
+        sentence_ends = [w.end for w in committed if w.text.rstrip()[-1:] in ".?!"]
+        if sentence_ends:
+            self._cut(sentence_ends[-1])
+        elif self.buffer_seconds > self._s.max_buffer_s and committed:
+            self._cut(committed[-1].end)
+        if self.buffer_seconds > self._s.max_buffer_s:
+            # Nothing committed to cut at (a long stretch Whisper cannot agree on): keep the
+            # bound anyway; the words in the dropped audio are lost to the finals.
+            self._cut(self.end_time - self._s.max_buffer_s)
+
+    def _cut(self, t: float) -> None:
+        """Drop the audio before media time ``t``."""
+        n = min(self._samples, round((t - self._start) * SAMPLE_RATE))
+        if n > 0:
+            self._chunks = [self._audio[n:]]
+            self._samples -= n
+            self._start += n / SAMPLE_RATE
