@@ -37,6 +37,16 @@ def _parser() -> argparse.ArgumentParser:
         help="local recogniser: streaming Whisper with LocalAgreement-2 (default) or one pass per segment",
     )
     r.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
+
+    b = sub.add_parser("bench", help="benchmarks that print and write JSON figures")
+    bsub = b.add_subparsers(dest="bench", required=True)
+    a = bsub.add_parser("asr", help="streaming ASR: WER vs batch, final latency, speed, memory")
+    a.add_argument("audio", type=Path, nargs="+", help="audio files")
+    a.add_argument("--ref", help="reference text of a single file (default: a .txt beside it)")
+    a.add_argument("--json", type=Path, help="write the figures here")
+    a.add_argument("--chunk-s", type=float, help="decode every this much new audio (s)")
+    a.add_argument("--loop-minutes", type=float, help="soak: stream the files repeated this long")
+    a.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
     return p
 
 
@@ -47,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
     if args.command == "replay":
         return _replay(args)
+    if args.command == "bench":
+        from agent.bench.cli import bench_asr
+
+        return bench_asr(args)
     return 2
 
 

@@ -3,7 +3,8 @@
 The buffer holds the audio since the last cut. While the user speaks, every ``chunk_s`` of new
 audio the whole buffer is transcribed (with the committed text before it as the prompt), and
 LocalAgreement commits what two consecutive hypotheses agree on. When the VAD says the speech
-stopped, the tail is finalised and the buffer starts afresh::
+stopped, the tail is finalised. The buffer keeps the speech before a short pause (the words
+after it are recognised in context) and starts afresh after a long one::
 
     audio    ....[pre-roll|=========== speech ============|...
     decode           ^chunk   ^chunk   ^chunk   ^chunk     ^VAD stop: finalise the tail
@@ -36,6 +37,9 @@ class StreamingSettings(BaseModel):
 
     chunk_s: float = Field(0.5, description="transcribe again after this much new audio (s)")
     pre_roll_s: float = Field(0.3, description="audio kept before the VAD onset (s)")
+    context_s: float = Field(
+        3.0, description="after a pause shorter than this the buffer keeps the speech before it (s)"
+    )
     trim_s: float = Field(8.0, description="buffer length after which it is cut at a sentence end (s)")
     max_buffer_s: float = Field(15.0, description="the buffer never grows past this (s)")
     prompt_chars: int = Field(200, description="committed text given to Whisper as the prompt")
@@ -62,6 +66,7 @@ class StreamingRecognizer:
         self._samples = 0
         self._start = 0.0  # media time of the buffer's first sample
         self._speaking = False
+        self._stopped_at = 0.0  # media time the last speech ended
         self._decoded_until = 0.0  # media time the latest hypothesis covers
         self.decodes = 0
 
@@ -88,8 +93,11 @@ class StreamingRecognizer:
         """More microphone audio, continuing where the last ended."""
         self._chunks.append(np.asarray(audio, dtype=np.float32))
         self._samples += len(audio)
-        if not self._speaking:
+        if not self._speaking and self.end_time - self._stopped_at > self._s.context_s:
+            # A long pause: what came before is no help for what comes next.
             self._cut(self.end_time - self._s.pre_roll_s)
+        elif self.buffer_seconds > self._s.max_buffer_s:
+            self._cut(self.end_time - self._s.max_buffer_s)
 
     def speech_started(self) -> None:
         """The VAD heard speech: from now on the buffer grows (it holds the pre-roll already)."""
@@ -112,7 +120,7 @@ class StreamingRecognizer:
             committed += self._agreement.insert(self._hypothesis())
         committed += self._agreement.finalize()
         self._speaking = False
-        self._cut(self.end_time - self._s.pre_roll_s)
+        self._stopped_at = speech_end
         return Update(committed, [])
 
     def _hypothesis(self) -> list[Word]:
@@ -126,7 +134,12 @@ class StreamingRecognizer:
 
     def _prompt(self) -> str:
         before = [w.text for w in self._agreement.committed if w.end <= self._start + 1e-6]
-        return " ".join(before)[-self._s.prompt_chars :]
+        words: list[str] = []
+        for text in reversed(before):  # whole words, up to prompt_chars
+            if sum(len(w) + 1 for w in words) + len(text) > self._s.prompt_chars:
+                break
+            words.insert(0, text)
+        return " ".join(words)
 
     def _trim(self) -> None:
         if self.buffer_seconds <= self._s.trim_s:

@@ -60,6 +60,14 @@ class WhisperRecognizer:
         self.fallbacks = 0
         """Short-window decodes that looked like a repetition loop and were redone on 30 s."""
 
+    def transcribe_plain(self, audio: np.ndarray) -> list[Word]:
+        """faster-whisper as it comes (its default decoding) on the whole audio: the batch
+        baseline the streaming recogniser is compared with."""
+        segments, _ = self._model.transcribe(
+            audio.astype(np.float32), language=self._settings.language, word_timestamps=True
+        )
+        return [Word(w.word.strip(), w.start, w.end) for s in segments for w in s.words or []]
+
     def decode_window(self, audio: np.ndarray, prompt: str = "") -> WindowResult:
         """Streaming decode of a buffer on a short encoder window (see ``window_decoder``),
         redone on the full 30 s window if the short one produced a repetition loop."""

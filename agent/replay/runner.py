@@ -20,25 +20,18 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from pipecat.frames.frames import EndFrame, InputAudioRawFrame
-from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
-from pipecat.workers.runner import WorkerRunner
 
 from agent.events import Timeline
-from agent.frames import MediaClockFrame
 from agent.llm.openai_compatible import OpenAIReplies
 from agent.llm.reply import ReplySource
 from agent.llm.scripted import ScriptedReplies
-from agent.media import SAMPLE_RATE, db_to_gain, to_pcm16
+from agent.lockstep import Lockstep, PipelineFailed
+from agent.media import SAMPLE_RATE, db_to_gain
 from agent.replay.assemble import Clip, build_clip
 from agent.replay.player import ScenarioPlayer, TruthStep
 from agent.replay.scenario import Scenario
 from agent.settings import Settings
 from pipelines.local import LocalPipeline, Models, build
-
-TICK_TIMEOUT_S = 300.0
-"""Wall seconds one tick may take before the replay is declared stuck."""
 
 
 def media_budget(scenario: Scenario, clips: list[Clip]) -> float:
@@ -122,44 +115,6 @@ class Replayer:
     async def _drive(
         self, pipeline: LocalPipeline, player: ScenarioPlayer, scenario: Scenario, limit: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        worker = PipelineWorker(
-            Pipeline(pipeline.processors),
-            params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE),
-            idle_timeout_secs=None,
-            enable_rtvi=False,
-            enable_turn_tracking=False,
-            check_dangling_tasks=False,
-        )
-        worker.set_reached_downstream_filter((MediaClockFrame,))
-        reached: asyncio.Queue[float | BaseException] = asyncio.Queue()
-
-        async def _reached(_worker: object, frame: MediaClockFrame) -> None:
-            reached.put_nowait(frame.t)
-
-        async def _error(_worker: object, frame: object) -> None:
-            reached.put_nowait(ReplayError(f"pipeline error: {getattr(frame, 'error', frame)}"))
-
-        worker.add_event_handler("on_frame_reached_downstream", _reached)
-        worker.add_event_handler("on_pipeline_error", _error)
-
-        runner = WorkerRunner(handle_sigint=False, check_dangling_tasks=False)
-        await runner.add_workers(worker)
-        running = asyncio.create_task(runner.run())
-        try:
-            return await self._ticks(worker, reached, pipeline, player, scenario, limit)
-        finally:
-            await worker.queue_frame(EndFrame())
-            await running
-
-    async def _ticks(
-        self,
-        worker: PipelineWorker,
-        reached: asyncio.Queue[float | BaseException],
-        pipeline: LocalPipeline,
-        player: ScenarioPlayer,
-        scenario: Scenario,
-        limit: float,
-    ) -> tuple[np.ndarray, np.ndarray]:
         n = SAMPLE_RATE * self.settings.replay.chunk_ms // 1000
         dt = n / SAMPLE_RATE
         speaker = pipeline.speaker
@@ -169,22 +124,19 @@ class Replayer:
         bot: list[np.ndarray] = []
         wall0 = time.perf_counter()
         k = 0
-        while not player.done and k * dt < limit:
-            t = k * dt
-            chunk = player.chunk(t, n, speaker)
-            if echo_gain:
-                chunk = chunk + echo_gain * speaker.output(t - echo_delay, t + dt - echo_delay)
-            mic.append(chunk)
-            frame = InputAudioRawFrame(audio=to_pcm16(chunk), sample_rate=SAMPLE_RATE, num_channels=1)
-            await worker.queue_frame(frame)
-            try:
-                got = await asyncio.wait_for(reached.get(), TICK_TIMEOUT_S)
-            except TimeoutError:
-                raise ReplayError(f"{scenario.name}: pipeline stalled at media time {t:.2f} s") from None
-            if isinstance(got, BaseException):
-                raise got
-            bot.append(speaker.output(t, t + dt))
-            k += 1
-            if self.realtime:
-                await asyncio.sleep(max(0.0, wall0 + k * dt - time.perf_counter()))
+        async with Lockstep(pipeline.processors) as line:
+            while not player.done and k * dt < limit:
+                t = k * dt
+                chunk = player.chunk(t, n, speaker)
+                if echo_gain:
+                    chunk = chunk + echo_gain * speaker.output(t - echo_delay, t + dt - echo_delay)
+                mic.append(chunk)
+                try:
+                    await line.feed(chunk)
+                except PipelineFailed as e:
+                    raise ReplayError(f"{scenario.name}: {e}") from None
+                bot.append(speaker.output(t, t + dt))
+                k += 1
+                if self.realtime:
+                    await asyncio.sleep(max(0.0, wall0 + k * dt - time.perf_counter()))
         return np.concatenate(mic), np.concatenate(bot)

@@ -1,0 +1,67 @@
+"""Command-line front of the benchmarks (``agent bench ...``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.asr.whisper_model import WhisperRecognizer
+from agent.bench.asr import bench_file, overall, soak
+from agent.media import AudioError
+from agent.settings import Settings
+
+
+def _reference(path: Path, ref: str | None, single: bool) -> str | None:
+    if ref is not None:
+        return ref
+    sidecar = path.with_suffix(".txt")
+    return sidecar.read_text(encoding="utf-8") if sidecar.is_file() else None
+
+
+def bench_asr(args: argparse.Namespace) -> int:
+    if args.ref is not None and len(args.audio) != 1:
+        print("agent: --ref is the text of a single file; give one audio file with it", file=sys.stderr)
+        return 2
+    settings = Settings()
+    if args.chunk_s is not None:
+        settings.streaming.chunk_s = args.chunk_s
+    try:
+        whisper = WhisperRecognizer(settings.whisper)
+        if args.loop_minutes:
+            result: dict[str, Any] = {
+                "soak": asyncio.run(soak(args.audio, args.loop_minutes, whisper, settings))
+            }
+        else:
+            per = {}
+            for path in args.audio:
+                ref = _reference(path, args.ref, len(args.audio) == 1)
+                per[str(path)] = asyncio.run(bench_file(path, ref, whisper, settings))
+                f = per[str(path)]
+                print(
+                    f"{path.name}: wer {f['wer']} (batch {f['batch_wer']}), vs batch {f['wer_vs_batch']}, "
+                    f"latency p50 {f['final_latency_ms']['p50']} ms p95 {f['final_latency_ms']['p95']} ms, "
+                    f"rtf {f['rtf']}, revisions {f['revisions']}",
+                    file=sys.stderr,
+                )
+            result = {"overall": overall(per), "files": per}
+            for f in per.values():
+                for key in [k for k in f if k.startswith("_")]:
+                    del f[key]
+    except (AudioError, OSError) as e:
+        print(f"agent: {e}", file=sys.stderr)
+        return 2
+    result["settings"] = {
+        "whisper": settings.whisper.model_dump(),
+        "streaming": settings.streaming.model_dump(),
+        "vad": settings.vad.model_dump(),
+    }
+    text = json.dumps(result, indent=1)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text)
+    print(json.dumps(result.get("overall", result.get("soak")), indent=1))
+    return 0

@@ -1,0 +1,99 @@
+"""LocalAgreement-2, driven with plain word lists."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent.asr.local_agreement import LocalAgreement, norm
+from agent.events import Word
+
+
+def hyp(text: str, start: float = 0.0, step: float = 0.4) -> list[Word]:
+    return [Word(w, start + i * step, start + i * step + 0.3) for i, w in enumerate(text.split())]
+
+
+def texts(words) -> list[str]:
+    return [w.text for w in words]
+
+
+def test_commits_the_common_prefix_of_two_hypotheses() -> None:
+    la = LocalAgreement()
+    assert la.insert(hyp("and so my")) == []  # nothing to agree with yet
+    assert texts(la.insert(hyp("and so my fellow"))) == ["and", "so", "my"]
+    assert texts(la.partial) == ["fellow"]
+    assert texts(la.insert(hyp("and so my fellow americans ask knot"))) == ["fellow"]
+    assert texts(la.insert(hyp("and so my fellow americans ask not what"))) == ["americans", "ask"]
+    assert texts(la.partial) == ["not", "what"]
+    assert texts(la.committed) == ["and", "so", "my", "fellow", "americans", "ask"]
+
+
+def test_agreement_ignores_case_and_punctuation_and_keeps_the_newest_form() -> None:
+    la = LocalAgreement()
+    la.insert(hyp("hello there"))
+    assert texts(la.insert(hyp("Hello, there."))) == ["Hello,", "there."]
+
+
+def test_repeated_words_at_the_seam_are_not_committed_twice() -> None:
+    la = LocalAgreement()
+    la.insert(hyp("one two three"))
+    la.insert(hyp("one two three"))
+    assert texts(la.committed) == ["one", "two", "three"]
+    # The buffer was cut; the new hypothesis repeats "two three" with shifted times.
+    again = [Word("two", 0.75, 1.0), Word("three", 1.05, 1.2), Word("four", 1.3, 1.5)]
+    la.insert(again)
+    assert texts(la.insert(again + [Word("five", 1.6, 1.8)])) == ["four"]
+    assert texts(la.committed) == ["one", "two", "three", "four"]
+
+
+def test_finalize_commits_the_tail_without_agreement() -> None:
+    la = LocalAgreement()
+    la.insert(hyp("my number is"))
+    assert texts(la.finalize()) == ["my", "number", "is"]
+    assert la.partial == []
+    assert la.finalize() == []
+
+
+VOCAB = ["yes", "no", "four", "one", "five", "street", "the", "a", "maple"]
+
+
+@st.composite
+def hypothesis_streams(draw):
+    """Successive hypotheses for a growing buffer: noisy versions of one true word sequence."""
+    true = draw(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=12))
+    stream = []
+    for _ in range(draw(st.integers(1, 10))):
+        n = draw(st.integers(0, len(true)))
+        words = []
+        for i in range(n):
+            text = true[i] if draw(st.booleans()) or draw(st.booleans()) else draw(st.sampled_from(VOCAB))
+            jitter = draw(st.floats(-0.05, 0.05))
+            words.append(Word(text, i * 0.5 + jitter, i * 0.5 + 0.4 + jitter))
+        stream.append(words)
+    return stream
+
+
+@settings(max_examples=300, deadline=None)
+@given(stream=hypothesis_streams(), finalize_at=st.integers(-1, 10))
+def test_property_ledger_is_append_only_and_needs_two_agreeing_hypotheses(stream, finalize_at) -> None:
+    la = LocalAgreement()
+    previous_tail: list[Word] = []
+    for k, words in enumerate(stream):
+        before = list(la.committed)
+        commit = la.insert(words)
+        after = list(la.committed)
+        # Append-only: the old ledger is an untouched prefix of the new one.
+        assert after[: len(before)] == before
+        assert after[len(before) :] == commit
+        # Each committed word is, position by position, in the previous hypothesis' uncommitted
+        # tail and in this hypothesis: two consecutive hypotheses agreed on it.
+        assert len(commit) <= len(previous_tail)
+        for i, word in enumerate(commit):
+            assert norm(previous_tail[i].text) == norm(word.text)
+            assert word in words
+        previous_tail = la.partial
+        if k == finalize_at:
+            before = list(la.committed)
+            tail = la.finalize()
+            assert list(la.committed) == before + tail
+            previous_tail = []

@@ -1,0 +1,98 @@
+"""The streaming recogniser's buffer, prompt and flush, with a scripted stand-in for Whisper."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agent.asr.streaming import StreamingRecognizer, StreamingSettings
+from agent.asr.window_decoder import WindowResult
+from agent.events import Word
+
+SR = 16000
+SCRIPT = "and so my fellow americans ask not what your country can do for you. ask what you can do".split()
+
+
+class FakeWhisper:
+    """Hears SCRIPT at one word per 0.5 s of absolute time; needs the buffer's start time."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, str]] = []
+        self.start = 0.0  # set by the test from the recogniser (media time of the buffer start)
+
+    def __call__(self, audio: np.ndarray, prompt: str) -> WindowResult:
+        self.calls.append((len(audio) / SR, prompt))
+        end = self.start + len(audio) / SR
+        words = [
+            Word(w, i * 0.5 - self.start, i * 0.5 + 0.4 - self.start)
+            for i, w in enumerate(SCRIPT)
+            if i * 0.5 >= self.start - 0.05 and i * 0.5 + 0.4 <= end
+        ]
+        return WindowResult(words, 0.01, -0.2, False)
+
+
+def run(seconds: float, settings: StreamingSettings, stop_at: float | None = None):
+    fake = FakeWhisper()
+    rec = StreamingRecognizer(fake, settings)
+    rec.speech_started()
+    committed: list[Word] = []
+    t = 0.0
+    while t < seconds - 1e-9:
+        rec.append(np.zeros(320, np.float32))
+        t += 0.02
+        fake.start = rec.end_time - rec.buffer_seconds
+        if rec.due(t):
+            committed += rec.update().committed
+        assert rec.buffer_seconds <= settings.max_buffer_s + 1e-9
+    if stop_at is not None:
+        fake.start = rec.end_time - rec.buffer_seconds
+        committed += rec.finish(stop_at).committed
+    return rec, fake, committed
+
+
+def test_words_are_committed_once_two_decodes_agree_and_in_order() -> None:
+    rec, fake, committed = run(6.0, StreamingSettings(chunk_s=0.5))
+    texts = [w.text for w in committed]
+    assert texts == SCRIPT[: len(texts)]
+    assert len(texts) >= 9
+    assert len(fake.calls) == 12  # one decode per 0.5 s
+
+
+def test_finish_commits_the_tail_so_nothing_is_pending() -> None:
+    rec, _, committed = run(3.0, StreamingSettings(chunk_s=0.5), stop_at=3.0)
+    assert [w.text for w in committed] == SCRIPT[:6]
+    assert rec.finish(3.0).committed == []
+
+
+def test_buffer_is_cut_at_sentence_ends_and_never_passes_its_bound() -> None:
+    settings = StreamingSettings(chunk_s=0.5, trim_s=4.0, max_buffer_s=6.0)
+    rec, fake, committed = run(9.0, settings)
+    assert rec.buffer_seconds <= 6.0
+    # After the cut at "you." the prompt holds the committed text before the buffer.
+    assert any(prompt.endswith("for you.") for _, prompt in fake.calls)
+    assert [w.text for w in committed] == SCRIPT[: len(committed)]
+
+
+def test_a_long_pause_starts_a_fresh_buffer_a_short_one_keeps_context() -> None:
+    settings = StreamingSettings(chunk_s=0.5, context_s=1.0, pre_roll_s=0.3)
+    rec = StreamingRecognizer(FakeWhisper(), settings)
+    rec.speech_started()
+    for _ in range(100):
+        rec.append(np.zeros(320, np.float32))
+    rec.finish(2.0)
+    for _ in range(25):  # 0.5 s of pause: context kept
+        rec.append(np.zeros(320, np.float32))
+    assert rec.buffer_seconds > 2.0
+    for _ in range(50):  # now 1.5 s of pause: cut to the pre-roll
+        rec.append(np.zeros(320, np.float32))
+    assert abs(rec.buffer_seconds - 0.3) < 0.03
+
+
+def test_whisper_output_it_calls_non_speech_is_ignored() -> None:
+    def noise(audio: np.ndarray, prompt: str) -> WindowResult:
+        return WindowResult([Word("Thank", 0.1, 0.3), Word("you.", 0.3, 0.5)], 0.9, -1.5, False)
+
+    rec = StreamingRecognizer(noise, StreamingSettings())
+    rec.speech_started()
+    rec.append(np.zeros(SR, np.float32))
+    rec.update()
+    assert rec.finish(1.0).committed == []
