@@ -16,7 +16,7 @@ TEXT = "The pharmacy on Main Street opens at nine tomorrow morning. It closes at
 
 def test_wer_helpers() -> None:
     assert normalize("Hello, World! It's well-known.") == ["hello", "world", "it's", "well", "known"]
-    assert edit_distance("a b c".split(), "a x c d".split()) == 2
+    assert edit_distance(["a", "b", "c"], ["a", "x", "c", "d"]) == 2
     assert wer("a b c d", "a b c d") == 0.0
     assert wer("", "anything") is None
 

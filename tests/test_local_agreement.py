@@ -42,7 +42,7 @@ def test_repeated_words_at_the_seam_are_not_committed_twice() -> None:
     # The buffer was cut; the new hypothesis repeats "two three" with shifted times.
     again = [Word("two", 0.75, 1.0), Word("three", 1.05, 1.2), Word("four", 1.3, 1.5)]
     la.insert(again)
-    assert texts(la.insert(again + [Word("five", 1.6, 1.8)])) == ["four"]
+    assert texts(la.insert([*again, Word("five", 1.6, 1.8)])) == ["four"]
     assert texts(la.committed) == ["one", "two", "three", "four"]
 
 

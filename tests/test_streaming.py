@@ -9,7 +9,27 @@ from agent.asr.window_decoder import WindowResult
 from agent.events import Word
 
 SR = 16000
-SCRIPT = "and so my fellow americans ask not what your country can do for you. ask what you can do".split()
+SCRIPT = [
+    "and",
+    "so",
+    "my",
+    "fellow",
+    "americans",
+    "ask",
+    "not",
+    "what",
+    "your",
+    "country",
+    "can",
+    "do",
+    "for",
+    "you.",
+    "ask",
+    "what",
+    "you",
+    "can",
+    "do",
+]
 
 
 class FakeWhisper:
@@ -50,7 +70,7 @@ def run(seconds: float, settings: StreamingSettings, stop_at: float | None = Non
 
 
 def test_words_are_committed_once_two_decodes_agree_and_in_order() -> None:
-    rec, fake, committed = run(6.0, StreamingSettings(chunk_s=0.5))
+    _, fake, committed = run(6.0, StreamingSettings(chunk_s=0.5))
     texts = [w.text for w in committed]
     assert texts == SCRIPT[: len(texts)]
     assert len(texts) >= 9
