@@ -183,3 +183,25 @@ def test_a_broken_recording_fails_its_scenario_only(tmp_path: Path, capsys) -> N
     assert list(summary["scenarios"]) == ["a_good"]
     assert len(summary["overall"]["errors"]) == 1
     assert (out / "a_good" / "report.html").is_file()
+
+
+def test_segment_recogniser_still_replays(write, replayer) -> None:
+    """``--asr segment`` (one pass per VAD segment) stays available for comparison."""
+    settings = replayer.settings.model_copy(update={"asr": "segment"})
+    segment = Replayer(settings, models=replayer.models)
+    run = asyncio.run(segment.run(load_scenario(write("seg.yaml", SCENARIO))))
+    events = run.timeline.sorted_events()
+    assert not any(e["type"] == "partial" for e in events)
+    assert "pharmacy" in " ".join(e["text"].lower() for e in events if e["type"] == "final")
+    assert sum(e["type"] == "turn_end" for e in events) >= 2
+
+
+def test_streaming_recogniser_shows_partials_but_acts_on_finals(write, replayer) -> None:
+    run = asyncio.run(replayer.run(load_scenario(write("stream.yaml", SCENARIO))))
+    events = run.timeline.sorted_events()
+    assert any(e["type"] == "partial" for e in events)
+    finals = [e for e in events if e["type"] == "final"]
+    for end in (e for e in events if e["type"] == "turn_end"):
+        # The turn's text is exactly the finals before the decision, never a partial.
+        before = [f for f in finals if f["t"] <= end["t"]]
+        assert end["text"] and end["text"] in " ".join(f["text"] for f in before)

@@ -63,7 +63,9 @@ class WindowDecoder:
         seconds = max(self._min_window_s, n_samples / SR + self._pad_s)
         return min(FULL_FRAMES, math.ceil(seconds) * 100)
 
-    def decode(self, audio: np.ndarray, prompt: str = "", full_window: bool = False) -> WindowResult:
+    def decode(
+        self, audio: np.ndarray, prompt: str = "", full_window: bool = False, beam_size: int = 1
+    ) -> WindowResult:
         """Transcribe ``audio`` (16 kHz float) given the text that came before it."""
         m = self._model
         features = m.feature_extractor(np.asarray(audio, dtype=np.float32))
@@ -78,7 +80,7 @@ class WindowDecoder:
         result = m.model.generate(
             encoded,
             [tokens_prompt],
-            beam_size=1,
+            beam_size=beam_size,
             max_length=min(m.max_length, len(tokens_prompt) + max_new),
             return_scores=True,
             return_no_speech_prob=True,
