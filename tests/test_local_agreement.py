@@ -74,8 +74,17 @@ def hypothesis_streams(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(stream=hypothesis_streams(), finalize_at=st.integers(-1, 10))
-def test_property_ledger_is_append_only_and_needs_two_agreeing_hypotheses(stream, finalize_at) -> None:
+@given(
+    stream=hypothesis_streams(),
+    finalize_at=st.integers(-1, 10),
+    cut_at=st.integers(-1, 10),
+    cut=st.floats(0, 6),
+)
+def test_property_ledger_is_append_only_and_needs_two_agreeing_hypotheses(
+    stream, finalize_at, cut_at, cut
+) -> None:
+    """Words are committed only by two agreeing hypotheses, or by an explicit finalize (the
+    speaker stopped: all of the tail; the audio is cut: only words that end before the cut)."""
     la = LocalAgreement()
     previous_tail: list[Word] = []
     for k, words in enumerate(stream):
@@ -92,6 +101,13 @@ def test_property_ledger_is_append_only_and_needs_two_agreeing_hypotheses(stream
             assert norm(previous_tail[i].text) == norm(word.text)
             assert word in words
         previous_tail = la.partial
+        if k == cut_at:
+            before = list(la.committed)
+            forced = la.finalize(until=cut)
+            assert all(w.end <= cut for w in forced)
+            assert forced == previous_tail[: len(forced)]
+            assert list(la.committed) == before + forced
+            previous_tail = la.partial
         if k == finalize_at:
             before = list(la.committed)
             tail = la.finalize()

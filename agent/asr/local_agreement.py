@@ -14,7 +14,7 @@ Committed words go to an append-only ledger: never edited, never removed. A new 
 usually repeats the end of what is committed (the audio buffer still holds it); those words are
 skipped by time, and by matching up to five words at the seam. :meth:`finalize` commits the
 current tail without waiting for agreement: the caller uses it when the speaker stops, so a turn
-never waits for words that will not come.
+never waits for words that will not come, and before cutting audio that holds uncommitted words.
 """
 
 from __future__ import annotations
@@ -43,8 +43,12 @@ class LocalAgreement:
 
     @property
     def committed(self) -> Sequence[Word]:
-        """Every committed word, in order (read-only view of the ledger)."""
+        """Every committed word, in order (a read-only copy of the ledger)."""
         return tuple(self._ledger)
+
+    def recent(self, n: int) -> list[Word]:
+        """The last ``n`` committed words (cheap, whatever the ledger's length)."""
+        return self._ledger[-n:]
 
     @property
     def partial(self) -> list[Word]:
@@ -67,9 +71,17 @@ class LocalAgreement:
         self._previous = new[len(commit) :]
         return commit
 
-    def finalize(self) -> list[Word]:
-        """Commit the current tail as it is (the speaker stopped); returns those words."""
-        commit, self._previous = self._previous, []
+    def finalize(self, until: float | None = None) -> list[Word]:
+        """Commit the current tail as it is, without agreement; returns those words.
+
+        Used when the speaker stops (the whole tail), and when the audio buffer must be cut
+        before agreement came (``until``: only the words that end by then).
+        """
+        if until is None:
+            commit, self._previous = self._previous, []
+        else:
+            n = next((i for i, w in enumerate(self._previous) if w.end > until + 1e-9), len(self._previous))
+            commit, self._previous = self._previous[:n], self._previous[n:]
         self._ledger.extend(commit)
         return commit
 

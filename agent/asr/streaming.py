@@ -8,8 +8,9 @@ after it are recognised in context) and starts afresh after a long one::
 
     audio    ....[pre-roll|=========== speech ============|...
     decode           ^chunk   ^chunk   ^chunk   ^chunk     ^VAD stop: finalise the tail
-    buffer   trimmed at a committed sentence end once longer than trim_s, and never longer
-             than max_buffer_s (cut at the last committed word)
+    buffer   once longer than trim_s, cut at the last committed sentence end (else word end);
+             never longer than max_buffer_s: words in audio cut then are committed as heard,
+             so decoding time stays bounded and nothing is lost
 
 Pure apart from the ``decode`` function it is given, and clock-free: the caller passes media
 times.
@@ -42,9 +43,18 @@ class StreamingSettings(BaseModel):
     context_s: float = Field(
         3.0, description="after a pause shorter than this the buffer keeps the speech before it (s)"
     )
-    trim_s: float = Field(8.0, description="buffer length after which it is cut at a sentence end (s)")
-    max_buffer_s: float = Field(15.0, description="the buffer never grows past this (s)")
+    trim_s: float = Field(
+        5.0, description="buffer length after which it is cut at a committed sentence end, else word (s)"
+    )
+    max_buffer_s: float = Field(
+        10.0, description="the buffer never grows past this: decode time stays below chunk_s (s)"
+    )
     prompt_chars: int = Field(200, description="committed text given to Whisper as the prompt")
+    flush_decode_s: float = Field(
+        0.25,
+        description="at a VAD stop, transcribe once more only if the speech went on this long after "
+        "the last reading (s); shorter, the last reading's tail is final as it is",
+    )
     no_speech_threshold: float = Field(0.6, description="ignore a hypothesis Whisper thinks is not speech")
     logprob_threshold: float = Field(-1.0, description="... when its mean log-probability is also below this")
 
@@ -112,13 +122,13 @@ class StreamingRecognizer:
     def update(self) -> Update:
         """Transcribe the buffer and commit what the last two hypotheses agree on."""
         committed = self._agreement.insert(self._hypothesis())
-        self._trim()
+        committed += self._trim()
         return Update(committed, self._agreement.partial)
 
     def finish(self, speech_end: float) -> Update:
         """The speech stopped at ``speech_end``: finalise everything heard up to it."""
         committed: list[Word] = []
-        if self._speaking and self._decoded_until < speech_end - 1e-9:
+        if self._speaking and speech_end - self._decoded_until > self._s.flush_decode_s:
             committed += self._agreement.insert(self._hypothesis())
         committed += self._agreement.finalize()
         self._speaking = False
@@ -135,27 +145,33 @@ class StreamingRecognizer:
         return [Word(w.text, self._start + w.start, self._start + w.end) for w in result.words]
 
     def _prompt(self) -> str:
-        before = [w.text for w in self._agreement.committed if w.end <= self._start + 1e-6]
         words: list[str] = []
-        for text in reversed(before):  # whole words, up to prompt_chars
-            if sum(len(w) + 1 for w in words) + len(text) > self._s.prompt_chars:
+        for w in reversed(self._agreement.recent(80)):  # whole words before the buffer
+            if w.end > self._start + 1e-6:
+                continue
+            if sum(len(x) + 1 for x in words) + len(w.text) > self._s.prompt_chars:
                 break
-            words.insert(0, text)
+            words.insert(0, w.text)
         return " ".join(words)
 
-    def _trim(self) -> None:
+    def _trim(self) -> list[Word]:
+        """Keep the buffer short; returns words force-committed because their audio is cut."""
         if self.buffer_seconds <= self._s.trim_s:
-            return
-        committed = [w for w in self._agreement.committed if w.end > self._start]
-        sentence_ends = [w.end for w in committed if w.text.rstrip()[-1:] in ".?!"]
+            return []
+        inside = [w for w in self._agreement.recent(100) if w.end > self._start]
+        sentence_ends = [w.end for w in inside if w.text.rstrip()[-1:] in ".?!"]
         if sentence_ends:
             self._cut(sentence_ends[-1])
-        elif self.buffer_seconds > self._s.max_buffer_s and committed:
-            self._cut(committed[-1].end)
+        elif inside:
+            self._cut(inside[-1].end)
+        forced: list[Word] = []
         if self.buffer_seconds > self._s.max_buffer_s:
-            # Nothing committed to cut at (a long stretch Whisper cannot agree on): keep the
-            # bound anyway; the words in the dropped audio are lost to the finals.
-            self._cut(self.end_time - self._s.max_buffer_s)
+            # Nothing committed late enough to cut at (the hypotheses keep disagreeing): commit
+            # what the latest hypothesis says about the audio that must go, rather than lose it.
+            cut = self.end_time - self._s.max_buffer_s
+            forced = self._agreement.finalize(until=cut)
+            self._cut(cut)
+        return forced
 
     def _cut(self, t: float) -> None:
         """Drop the audio before media time ``t``."""
