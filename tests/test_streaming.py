@@ -116,3 +116,31 @@ def test_whisper_output_it_calls_non_speech_is_ignored() -> None:
     rec.append(np.zeros(SR, np.float32))
     rec.update()
     assert rec.finish(1.0).committed == []
+
+
+def test_a_flush_reading_that_drops_words_is_not_used() -> None:
+    readings = iter(
+        [
+            [Word("for", 0.1, 0.3), Word("your", 0.4, 0.6), Word("country", 0.7, 1.1)],
+            [
+                Word("for", 0.1, 0.3),
+                Word("your", 0.4, 0.6),
+                Word("country", 0.7, 1.2),
+                Word("can", 1.25, 1.4),
+            ],
+            [Word("for", 0.05, 0.2)],  # garbled: stops early; using it would lose "can"
+        ]
+    )
+
+    def decode(audio: np.ndarray, prompt: str) -> WindowResult:
+        return WindowResult(next(readings), 0.01, -0.2, False)
+
+    rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=0.4))
+    rec.speech_started()
+    committed = []
+    for k in range(1, 41):
+        rec.append(np.zeros(320, np.float32))
+        if rec.due(k * 0.02):
+            committed += rec.update().committed
+    committed += rec.finish(1.5).committed  # speech went on after the last reading at 0.8
+    assert [w.text for w in committed] == ["for", "your", "country", "can"]

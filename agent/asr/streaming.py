@@ -29,6 +29,8 @@ from agent.asr.window_decoder import WindowResult
 from agent.events import Word
 from agent.media import SAMPLE_RATE
 
+_REACH_SLACK_S = 0.3
+
 Decode = Callable[[np.ndarray, str], WindowResult]
 """audio (16 kHz, from the buffer start), prompt -> words in seconds from the buffer start."""
 
@@ -51,9 +53,9 @@ class StreamingSettings(BaseModel):
     )
     prompt_chars: int = Field(200, description="committed text given to Whisper as the prompt")
     flush_decode_s: float = Field(
-        0.25,
-        description="at a VAD stop, transcribe once more only if the speech went on this long after "
-        "the last reading (s); shorter, the last reading's tail is final as it is",
+        0.05,
+        description="at a VAD stop, transcribe once more if the speech went on this long after the "
+        "last reading (s); otherwise the last reading's tail is final as it is",
     )
     no_speech_threshold: float = Field(0.6, description="ignore a hypothesis Whisper thinks is not speech")
     logprob_threshold: float = Field(-1.0, description="... when its mean log-probability is also below this")
@@ -129,7 +131,13 @@ class StreamingRecognizer:
         """The speech stopped at ``speech_end``: finalise everything heard up to it."""
         committed: list[Word] = []
         if self._speaking and speech_end - self._decoded_until > self._s.flush_decode_s:
-            committed += self._agreement.insert(self._hypothesis())
+            reading = self._hypothesis()
+            # Tiny models sometimes return a reading that skips words the previous one had (with
+            # garbled times). A fresh reading that does not reach as far is not used.
+            previous = self._agreement.partial
+            reach = max((w.end for w in reading), default=0.0)
+            if not previous or reach >= previous[-1].end - _REACH_SLACK_S:
+                committed += self._agreement.insert(reading)
         committed += self._agreement.finalize()
         self._speaking = False
         self._stopped_at = speech_end
