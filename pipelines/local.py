@@ -43,8 +43,7 @@ class Models:
         """Load every model and run each once, so the first turn does not pay for warm-up."""
         models = cls(WhisperRecognizer(settings.whisper), SmartTurnModel(), PiperSynth())
         speech = models.voice.synthesize("Hello there.").audio
-        models.whisper.transcribe(speech, 0.0)
-        models.whisper.decode_window(speech)
+        models.whisper.warm_up(speech)
         models.smart_turn.probability(speech)
         return models
 

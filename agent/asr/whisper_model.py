@@ -60,6 +60,13 @@ class WhisperRecognizer:
         self.fallbacks = 0
         """Short-window decodes that looked like a repetition loop and were redone on 30 s."""
 
+    def warm_up(self, speech: np.ndarray) -> None:
+        """Run every decoding path once (batch, short window, full window), so the first real
+        call pays no one-time cost in time or memory."""
+        self.transcribe(speech, 0.0)
+        self._window.decode(speech)
+        self._window.decode(speech, full_window=True)
+
     def transcribe_plain(self, audio: np.ndarray) -> list[Word]:
         """faster-whisper as it comes (its default decoding) on the whole audio: the batch
         baseline the streaming recogniser is compared with."""

@@ -120,6 +120,7 @@ async def bench_file(
 ) -> dict[str, Any]:
     audio = load_audio(path)
     seconds = len(audio) / SAMPLE_RATE
+    whisper.warm_up(audio[: 8 * SAMPLE_RATE])
     run = StreamRun(whisper, settings)
     await run.stream(audio)
     began = time.perf_counter()
@@ -183,6 +184,7 @@ async def soak(
     """Stream the files end to end, repeated to ``minutes`` of audio; memory once a minute."""
     pieces = [load_audio(p) for p in paths]
     one = np.concatenate(pieces)
+    whisper.warm_up(one[: 8 * SAMPLE_RATE])
     reps = int(np.ceil(minutes * 60 * SAMPLE_RATE / len(one)))
     audio = np.tile(one, reps)[: int(minutes * 60 * SAMPLE_RATE)]
     rss: list[float] = []
