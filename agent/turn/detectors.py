@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from agent.latency import Stopwatch
+from agent.turn.text_cues import Cue, text_cue
 
 
 @dataclass(frozen=True)
@@ -132,3 +133,79 @@ class SmartTurnDetector:
         with watch.running():
             p = self._score(audio)
         return Verdict(self.name, pause.now, p >= s.threshold, round(p, 4), watch.seconds)
+
+
+class HybridSettings(BaseModel):
+    """The hybrid detector: smart-turn weighed against what the finals say."""
+
+    threshold: float = Field(0.5, description="P(complete) that ends a turn whose words are neutral")
+    closed_threshold: float = Field(
+        0.25, description="P(complete) enough when the words read as complete (a short answer)"
+    )
+    open_threshold: float = Field(
+        0.9, description="P(complete) needed when the words read as unfinished ('my number is')"
+    )
+    open_min_silence_s: float = Field(
+        1.2, description="an unfinished sentence is never ended before this much silence (s)"
+    )
+    delay_s: float = Field(0.2, description="silence before the first check (s)")
+    recheck_s: float = Field(0.4, description="check again each time the pause grows this much (s)")
+    max_silence_s: float = Field(2.5, description="end the turn anyway after this much silence (s)")
+    pre_speech_s: float = Field(0.5, description="audio kept before the turn's first onset (s)")
+
+
+class HybridDetector:
+    """smart-turn on the audio, held back or let through by the words (see ``text_cues``)::
+
+        words read as   complete ("yes.", "what time is it?")  -> done if P >= closed_threshold
+                        neutral                                 -> done if P >= threshold
+                        unfinished ("...is 4 1 5", "and")       -> done only after
+                                                                   open_min_silence_s, if P >=
+                                                                   open_threshold
+        any             silence >= max_silence_s                -> done
+
+    Checked at ``delay_s`` of silence and again every ``recheck_s`` as the pause grows.
+    """
+
+    def __init__(
+        self, score: Callable[[np.ndarray], float], settings: HybridSettings, name: str = "hybrid"
+    ) -> None:
+        self.name = name
+        self._score = score
+        self._s = settings
+        self._checks = 0
+        self._fired = False
+
+    def reset(self) -> None:
+        self._checks = 0
+        self._fired = False
+
+    def check(self, pause: PauseContext) -> Verdict | None:
+        s = self._s
+        if self._fired:
+            return None
+        if pause.silence >= s.max_silence_s - 1e-9:
+            self._fired = True
+            return Verdict(self.name, pause.now, True, None)
+        due = s.delay_s + self._checks * s.recheck_s
+        if pause.silence < due - 1e-9:
+            return None
+        self._checks += 1
+        audio = pause.audio(max(0.0, pause.turn_start - s.pre_speech_s), pause.now)
+        watch = Stopwatch()
+        with watch.running():
+            p = self._score(audio)
+            done = decide(p, text_cue(pause.text), pause.silence, s)
+        self._fired = done
+        return Verdict(self.name, pause.now, done, round(p, 4), watch.seconds)
+
+
+def decide(p: float, cue: Cue, silence: float, s: HybridSettings) -> bool:
+    """The hybrid rule: is the turn over, given P(complete), the text cue and the silence?"""
+    if silence >= s.max_silence_s - 1e-9:
+        return True
+    if cue == "closed":
+        return p >= s.closed_threshold
+    if cue == "open":
+        return silence >= s.open_min_silence_s - 1e-9 and p >= s.open_threshold
+    return p >= s.threshold

@@ -1,0 +1,244 @@
+"""What the words so far say about whether the user is done: a few cheap, readable rules.
+
+``text_cue(text)`` returns ``"open"`` when the sentence is grammatically unfinished (it ends in
+"and", "for", "the", "my number is", a digit group of an incomplete phone-number length, a
+spelled letter), ``"closed"`` when it is a complete short answer or a question, and
+``"neutral"`` otherwise. The hybrid detector weighs it against the acoustic model. English only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+Cue = Literal["open", "closed", "neutral"]
+
+# Words after which an English sentence cannot end.
+_OPEN_ENDINGS = {
+    # conjunctions and connectives
+    "and",
+    "or",
+    "but",
+    "so",
+    "because",
+    "then",
+    "if",
+    "when",
+    "while",
+    "although",
+    "that",
+    "which",
+    "who",
+    "where",
+    "whether",
+    "than",
+    "like",
+    "plus",
+    # prepositions
+    "for",
+    "to",
+    "at",
+    "in",
+    "on",
+    "with",
+    "of",
+    "from",
+    "about",
+    "into",
+    "by",
+    "after",
+    "before",
+    "between",
+    "under",
+    "over",
+    "through",
+    "near",
+    "around",
+    "via",
+    "per",
+    # determiners and possessives
+    "a",
+    "an",
+    "the",
+    "my",
+    "your",
+    "our",
+    "his",
+    "her",
+    "their",
+    "its",
+    "this",
+    "these",
+    "those",
+    "some",
+    "any",
+    "every",
+    "each",
+    "no",
+    "another",
+    # verbs and auxiliaries that need a complement
+    "is",
+    "are",
+    "was",
+    "were",
+    "am",
+    "be",
+    "been",
+    "being",
+    "have",
+    "has",
+    "had",
+    "do",
+    "does",
+    "did",
+    "will",
+    "would",
+    "can",
+    "could",
+    "should",
+    "shall",
+    "may",
+    "might",
+    "must",
+    "want",
+    "need",
+    "get",
+    "got",
+    "going",
+    "gonna",
+    "wanna",
+    "let",
+    "let's",
+    "i'm",
+    "it's",
+    "i'd",
+    "i'll",
+    "we're",
+    "you're",
+    "there's",
+    "that's",
+    "what's",
+    # hesitations
+    "um",
+    "uh",
+    "er",
+    "erm",
+    "uhm",
+    "hmm",
+    # spoken address and number parts
+    "street",
+    "apartment",
+    "suite",
+    "unit",
+    "number",
+    "code",
+    "extension",
+    "dot",
+}
+# Complete short answers.
+_CLOSED_ANSWERS = {
+    "yes",
+    "no",
+    "yeah",
+    "yep",
+    "nope",
+    "sure",
+    "okay",
+    "ok",
+    "right",
+    "correct",
+    "exactly",
+    "thanks",
+    "thank you",
+    "that's right",
+    "that is right",
+    "that's all",
+    "that is all",
+    "nothing else",
+    "goodbye",
+    "bye",
+    "please",
+    "of course",
+    "not really",
+    "i don't know",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "none",
+}
+_QUESTION_START = re.compile(
+    r"^(what|when|where|who|why|how|which|can|could|would|will|do|does|did|is|are|should)\b"
+)
+_DIGITS = {
+    "zero": "0",
+    "oh": "0",
+    "o": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "for": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+_COMPLETE_NUMBER_LENGTHS = {3, 4, 5, 7, 10, 11}  # short codes, zip codes, phone numbers
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def _trailing_digits(words: list[str]) -> int:
+    """How many digits the text ends with (spoken or written: "4 1 5", "four one five", "415")."""
+    count = 0
+    for w in reversed(words):
+        if w.isdigit():
+            count += len(w)
+        elif (w in _DIGITS and w not in ("for", "o", "oh")) or (w in ("o", "oh") and count):
+            count += 1
+        else:
+            break
+    return count
+
+
+def _trailing_letters(words: list[str]) -> int:
+    count = 0
+    for w in reversed(words):
+        if len(w) == 1 and w.isalpha() and w not in ("a", "i"):
+            count += 1
+        else:
+            break
+    return count
+
+
+def text_cue(text: str) -> Cue:
+    """Whether ``text`` (the user's words so far in this turn) reads as unfinished or complete."""
+    stripped = text.strip()
+    words = _words(stripped)
+    if not words:
+        return "neutral"
+    phrase = " ".join(words)
+    if words[-1] in _OPEN_ENDINGS and phrase not in _CLOSED_ANSWERS:
+        return "open"
+    if stripped.endswith((",", "-", "...", "…")):
+        return "open"
+    digits = _trailing_digits(words)
+    if digits:
+        return "closed" if digits in _COMPLETE_NUMBER_LENGTHS or digits > 11 else "open"
+    if _trailing_letters(words) >= 1:
+        return "open"  # spelling a word out, letter by letter
+    if phrase in _CLOSED_ANSWERS:
+        return "closed"
+    if stripped.endswith("?") or (_QUESTION_START.match(phrase) and len(words) >= 3):
+        return "closed"
+    return "neutral"
