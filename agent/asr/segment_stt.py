@@ -100,4 +100,5 @@ class SegmentSTTProcessor(FrameProcessor):
                 text=final.text, user_id="user", timestamp=f"{t:.3f}", result=final, finalized=True
             )
             await self.push_frame(stamp(out, t, live))
+        self._timeline.add("asr_flush", t, live, audio_end=round(t, 3))
         await self.push_frame(stamp(AsrFlushedFrame(audio_end=t), t, live))

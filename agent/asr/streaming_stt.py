@@ -51,6 +51,7 @@ class StreamingSTTProcessor(FrameProcessor):
             t, edge = media_time(frame), float(frame.metadata.get("edge", media_time(frame)))
             update, live = await self._run(lambda: self._asr.finish(edge), max(t, live_time(frame)))
             await self._emit(update, t, live)
+            self._timeline.add("asr_flush", t, live, audio_end=round(t, 3))
             await self.push_frame(stamp(AsrFlushedFrame(audio_end=t), t, live))
         elif isinstance(frame, MediaClockFrame) and self._asr.due(frame.t):
             update, live = await self._run(self._asr.update, max(frame.t, self._vad_live))
