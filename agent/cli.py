@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="local recogniser: streaming Whisper with LocalAgreement-2 (default) or one pass per segment",
     )
+    r.add_argument(
+        "--detector",
+        choices=["hybrid", "smart-turn", "silence"],
+        default=None,
+        help="end-of-turn detector the pipeline acts on",
+    )
     r.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
 
     b = sub.add_parser("bench", help="benchmarks that print and write JSON figures")
@@ -74,6 +80,8 @@ def _replay(args: argparse.Namespace) -> int:
         settings.replay.chunk_ms = args.chunk_ms
     if args.asr is not None:
         settings.asr = args.asr
+    if args.detector is not None:
+        settings.detector = args.detector
     from agent.llm.openai_compatible import openai_configured
 
     llm = args.llm

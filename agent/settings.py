@@ -15,7 +15,7 @@ from agent.asr.whisper_model import WhisperSettings
 from agent.llm.openai_compatible import OpenAISettings
 from agent.llm.scripted import ScriptedLLMSettings
 from agent.turn.controller import TurnSettings
-from agent.turn.detectors import SilenceSettings, SmartTurnSettings
+from agent.turn.detectors import HybridSettings, SilenceSettings, SmartTurnSettings
 from agent.vad import VadSettings
 
 
@@ -40,7 +40,12 @@ class Settings(BaseModel):
     whisper: WhisperSettings = Field(default_factory=WhisperSettings)
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     segment_stt: SegmentSttSettings = Field(default_factory=SegmentSttSettings)
+    detector: Literal["hybrid", "smart-turn", "silence"] = Field(
+        "smart-turn", description="the end-of-turn detector the pipeline acts on"
+    )
+    hybrid: HybridSettings = Field(default_factory=HybridSettings)
     smart_turn: SmartTurnSettings = Field(default_factory=SmartTurnSettings)
+    silence: SilenceSettings = Field(default_factory=SilenceSettings, description="plain silence")
     silence_fallback: SilenceSettings = Field(
         default_factory=_fallback, description="ends the turn when smart-turn never does"
     )

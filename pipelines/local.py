@@ -24,7 +24,7 @@ from agent.settings import Settings
 from agent.speaker import SpeakerProcessor
 from agent.tts.piper_voice import PiperSynth
 from agent.tts.processor import TTSProcessor
-from agent.turn.detectors import Detector, SilenceDetector, SmartTurnDetector
+from agent.turn.detectors import Detector, HybridDetector, SilenceDetector, SmartTurnDetector
 from agent.turn.processor import TurnProcessor
 from agent.turn.smart_turn import SmartTurnModel
 from agent.vad import SileroVoice, VADProcessor
@@ -46,6 +46,20 @@ class Models:
         models.whisper.warm_up(speech)
         models.smart_turn.probability(speech)
         return models
+
+
+def detectors(models: Models, settings: Settings) -> list[Detector]:
+    """The end-of-turn detectors for ``settings.detector`` (smart-turn gets a silence fallback;
+    the hybrid has its own)."""
+    score = models.smart_turn.probability
+    if settings.detector == "hybrid":
+        return [HybridDetector(score, settings.hybrid)]
+    if settings.detector == "silence":
+        return [SilenceDetector(settings.silence)]
+    return [
+        SmartTurnDetector(score, settings.smart_turn),
+        SilenceDetector(settings.silence_fallback, name="silence-fallback"),
+    ]
 
 
 @dataclass
@@ -79,11 +93,7 @@ def build(
         stt = StreamingSTTProcessor(recognizer, timeline, **mode)
     else:
         stt = SegmentSTTProcessor(models.whisper, settings.segment_stt, timeline, **mode)
-    detectors: list[Detector] = [
-        SmartTurnDetector(models.smart_turn.probability, settings.smart_turn),
-        SilenceDetector(settings.silence_fallback, name="silence-fallback"),
-    ]
-    turn = TurnProcessor(detectors, settings.turn, context, timeline, **mode)
+    turn = TurnProcessor(detectors(models, settings), settings.turn, context, timeline, **mode)
     llm = LLMProcessor(replies, context, timeline, greeting=greeting, **mode)
     tts = TTSProcessor(models.voice, timeline, **mode)
     speaker = SpeakerProcessor(timeline, **mode)

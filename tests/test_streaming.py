@@ -70,7 +70,7 @@ def run(seconds: float, settings: StreamingSettings, stop_at: float | None = Non
 
 
 def test_words_are_committed_once_two_decodes_agree_and_in_order() -> None:
-    _, fake, committed = run(6.0, StreamingSettings(chunk_s=0.5))
+    _, fake, committed = run(6.0, StreamingSettings(chunk_s=0.5, min_decode_s=0))
     texts = [w.text for w in committed]
     assert texts == SCRIPT[: len(texts)]
     assert len(texts) >= 9
@@ -78,13 +78,13 @@ def test_words_are_committed_once_two_decodes_agree_and_in_order() -> None:
 
 
 def test_finish_commits_the_tail_so_nothing_is_pending() -> None:
-    rec, _, committed = run(3.0, StreamingSettings(chunk_s=0.5), stop_at=3.0)
+    rec, _, committed = run(3.0, StreamingSettings(chunk_s=0.5, min_decode_s=0), stop_at=3.0)
     assert [w.text for w in committed] == SCRIPT[:6]
     assert rec.finish(3.0).committed == []
 
 
 def test_buffer_is_cut_at_sentence_ends_and_never_passes_its_bound() -> None:
-    settings = StreamingSettings(chunk_s=0.5, trim_s=4.0, max_buffer_s=6.0)
+    settings = StreamingSettings(chunk_s=0.5, trim_s=4.0, max_buffer_s=6.0, min_decode_s=0)
     rec, fake, committed = run(9.0, settings)
     assert rec.buffer_seconds <= 6.0
     # After the cut at "you." the prompt holds the committed text before the buffer.
@@ -135,7 +135,7 @@ def test_a_flush_reading_that_drops_words_is_not_used() -> None:
     def decode(audio: np.ndarray, prompt: str) -> WindowResult:
         return WindowResult(next(readings), 0.01, -0.2, False)
 
-    rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=0.4))
+    rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=0.4, min_decode_s=0))
     rec.speech_started()
     committed = []
     for k in range(1, 41):
@@ -144,3 +144,18 @@ def test_a_flush_reading_that_drops_words_is_not_used() -> None:
             committed += rec.update().committed
     committed += rec.finish(1.5).committed  # speech went on after the last reading at 0.8
     assert [w.text for w in committed] == ["for", "your", "country", "can"]
+
+
+def test_no_reading_of_a_buffer_shorter_than_min_decode_s() -> None:
+    fake = FakeWhisper()
+    rec = StreamingRecognizer(fake, StreamingSettings(chunk_s=0.4, min_decode_s=1.0, pre_roll_s=0.3))
+    rec.append(np.zeros(int(0.3 * SR), np.float32))  # the pre-roll
+    rec.speech_started()
+    t = 0.3
+    for _ in range(60):
+        rec.append(np.zeros(320, np.float32))
+        t += 0.02
+        if rec.due(t):
+            fake.start = rec.end_time - rec.buffer_seconds
+            rec.update()
+    assert [round(n, 2) for n, _ in fake.calls] == [1.0, 1.4]  # not before 1 s of buffer

@@ -51,6 +51,9 @@ class StreamingSettings(BaseModel):
     max_buffer_s: float = Field(
         10.0, description="the buffer never grows past this: decode time stays below chunk_s (s)"
     )
+    min_decode_s: float = Field(
+        1.0, description="no reading of a buffer shorter than this: tiny models invent words on it (s)"
+    )
     prompt_chars: int = Field(200, description="committed text given to Whisper as the prompt")
     flush_decode_s: float = Field(
         0.05,
@@ -118,8 +121,13 @@ class StreamingRecognizer:
         self._speaking = True
 
     def due(self, now: float) -> bool:
-        """True when enough new audio has come in for another decode."""
-        return self._speaking and now - self._decoded_until >= self._s.chunk_s - 1e-9
+        """True when enough new audio has come in for another decode (and the buffer is long
+        enough for Whisper to read reliably)."""
+        return (
+            self._speaking
+            and now - self._decoded_until >= self._s.chunk_s - 1e-9
+            and self.buffer_seconds >= self._s.min_decode_s - 1e-9
+        )
 
     def update(self) -> Update:
         """Transcribe the buffer and commit what the last two hypotheses agree on."""

@@ -107,9 +107,10 @@ def _looks_looped(words: list[Word], duration: float) -> bool:
     """Whisper's failure mode on short windows: the same words again and again."""
     if len(words) > 6 * max(duration, 1.0):
         return True
+    limit = 3 if duration < 2.5 else 4  # "yes. yes. yes." on a second of audio is a loop
     run = 1
     for a, b in itertools.pairwise(words):
-        run = run + 1 if a.text.lower() == b.text.lower() else 1
-        if run >= 4:
+        run = run + 1 if a.text.lower().strip(".,!?") == b.text.lower().strip(".,!?") else 1
+        if run >= limit:
             return True
     return False

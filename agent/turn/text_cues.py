@@ -191,7 +191,7 @@ _DIGITS = {
     "eight": "8",
     "nine": "9",
 }
-_COMPLETE_NUMBER_LENGTHS = {3, 4, 5, 7, 10, 11}  # short codes, zip codes, phone numbers
+_COMPLETE_NUMBER_LENGTHS = {7, 10, 11}  # phone numbers; a shorter digit group may go on
 
 
 def _words(text: str) -> list[str]:
@@ -233,6 +233,8 @@ def text_cue(text: str) -> Cue:
     if stripped.endswith((",", "-", "...", "…")):
         return "open"
     digits = _trailing_digits(words)
+    if digits and len(words) == 1:
+        return "closed"  # a bare number as the whole answer ("Two.", "415")
     if digits:
         return "closed" if digits in _COMPLETE_NUMBER_LENGTHS or digits > 11 else "open"
     if _trailing_letters(words) >= 1:
