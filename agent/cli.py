@@ -53,16 +53,23 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--chunk-s", type=float, help="decode every this much new audio (s)")
     a.add_argument("--loop-minutes", type=float, help="soak: stream the files repeated this long")
     a.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
+    from agent.eot.cli import add_parser
+
+    add_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logger.remove()
-    logger.add(sys.stderr, level="DEBUG" if args.verbose else "WARNING")
+    logger.add(sys.stderr, level="DEBUG" if getattr(args, "verbose", False) else "WARNING")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
     if args.command == "replay":
         return _replay(args)
+    if args.command == "eot-eval":
+        from agent.eot.cli import eot_eval
+
+        return eot_eval(args)
     if args.command == "bench":
         from agent.bench.cli import bench_asr
 

@@ -5,6 +5,8 @@ Layout of the output folder::
     DIR/summary.json                 {"overall": {...}, "scenarios": {name: {...}}}
     DIR/<scenario>/timeline.json     {"events": [...], "truth": [...]}
     DIR/<scenario>/report.html       the timeline a person reads
+    DIR/<scenario>/mic.wav           what the microphone heard
+    DIR/eot_manifest.jsonl           the true pauses, for ``agent eot-eval``
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+import soundfile as sf
 from tqdm import tqdm
 
+from agent.eot.manifest import Item
+from agent.media import SAMPLE_RATE
 from agent.replay.metrics import check, pool, score
 from agent.replay.runner import Replayer, ScenarioRun
 from agent.replay.scenario import Scenario, load_scenario
@@ -42,6 +48,23 @@ def write_run(run: ScenarioRun, out: Path, figures: dict[str, Any]) -> None:
         figures,
     )
     (folder / "report.html").write_text(page, encoding="utf-8")
+    sf.write(folder / "mic.wav", run.user_audio, SAMPLE_RATE, subtype="PCM_16")
+    (folder / "eot_manifest.jsonl").write_text("".join(i.as_json() + "\n" for i in eot_items(run)))
+
+
+def eot_items(run: ScenarioRun) -> list[Item]:
+    """The scenario's true pauses as ``agent eot-eval`` items (audio: the scenario's mic.wav):
+    each pause inside a user turn is a hold, each turn's end an eot."""
+    items: list[Item] = []
+    end_of_audio = run.audio_seconds
+    for step in run.truth:
+        if step.kind != "turn":
+            continue
+        for a, b in step.pauses:
+            items.append(Item("mic.wav", round(a, 3), round(b, 3), "hold", round(step.start, 3)))
+        following = min((s.start for s in run.truth if s.start > step.end), default=end_of_audio)
+        items.append(Item("mic.wav", round(step.end, 3), round(following, 3), "eot", round(step.start, 3)))
+    return items
 
 
 def scenario_figures(run: ScenarioRun) -> dict[str, Any]:
@@ -71,6 +94,7 @@ async def replay_all(
     replayer = Replayer(settings, llm=llm, realtime=realtime)
     per: dict[str, dict[str, Any]] = {}
     errors: list[str] = []
+    manifest: list[Item] = []
     bar = tqdm(total=len(scenarios), unit="scenario", file=progress, disable=not progress.isatty())
     for sc in scenarios:
         bar.set_description(sc.name)
@@ -85,6 +109,7 @@ async def replay_all(
             continue
         figures = scenario_figures(run)
         write_run(run, out, figures)
+        manifest += [replace(i, audio=f"{sc.name}/{i.audio}") for i in eot_items(run)]
         per[sc.name] = figures
         bar.update(1)
         if not progress.isatty():
@@ -110,6 +135,7 @@ async def replay_all(
         }
     summary = {"overall": overall, "scenarios": per}
     out.mkdir(parents=True, exist_ok=True)
+    (out / "eot_manifest.jsonl").write_text("".join(i.as_json() + "\n" for i in manifest))
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 

@@ -1,0 +1,86 @@
+"""``agent eot-eval``: command-line front of the end-of-turn evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import soundfile as sf
+
+from agent.eot.evaluate import DETECTORS, gather, summarize, sweep
+from agent.eot.manifest import Item, ManifestError, from_rttm, load_manifest
+
+
+def add_parser(sub: Any) -> None:
+    e = sub.add_parser("eot-eval", help="end-of-turn detectors on labelled pauses, knobs swept")
+    e.add_argument("manifest", type=Path, nargs="?", help="JSON-lines manifest of pauses")
+    e.add_argument("--from-rttm", type=Path, help="build the manifest from speaker segments")
+    e.add_argument("--audio-dir", type=Path, help="with --from-rttm: folder of <file>.wav")
+    e.add_argument("--write-manifest", type=Path, help="with --from-rttm: also save the manifest")
+    e.add_argument("--detector", action="append", choices=sorted(DETECTORS), help="detectors (default: all)")
+    e.add_argument("--json", type=Path, help="write the figures here")
+
+
+def _items(args: argparse.Namespace) -> list[Item]:
+    if args.from_rttm:
+        if not args.audio_dir:
+            raise ManifestError("--from-rttm needs --audio-dir")
+        durations = {p.stem: sf.info(str(p)).duration for p in args.audio_dir.glob("*.wav")}
+        items = from_rttm(args.from_rttm, args.audio_dir, durations)
+        if args.write_manifest:
+            args.write_manifest.write_text("".join(i.as_json() + "\n" for i in items))
+        return items
+    if not args.manifest:
+        raise ManifestError("give a manifest, or --from-rttm RTTM --audio-dir DIR")
+    return load_manifest(args.manifest)
+
+
+def eot_eval(args: argparse.Namespace) -> int:
+    from agent.asr.whisper_model import WhisperRecognizer
+    from agent.settings import Settings
+    from agent.turn.smart_turn import SmartTurnModel
+
+    try:
+        items = _items(args)
+    except (ManifestError, OSError) as e:
+        print(f"agent: {e}", file=sys.stderr)
+        return 2
+    settings = Settings()
+    model = SmartTurnModel()
+    whisper = WhisperRecognizer(settings.whisper)
+
+    def transcribe(audio: Any) -> str:
+        return " ".join(w.text for w in whisper.decode_window(audio).words)
+
+    evidence, score_ms = gather(items, model.probability, transcribe)
+    names = args.detector or list(DETECTORS)
+    result: dict[str, Any] = {
+        "items": {"hold": sum(i.label == "hold" for i in items), "eot": sum(i.label == "eot" for i in items)},
+        "smart_turn_ms_per_check": round(score_ms, 1),
+        "detectors": {name: summarize(sweep(evidence, DETECTORS[name]())) for name in names},
+        "pauses": [
+            {
+                "audio": Path(e.item.audio).name,
+                "start": e.item.pause_start,
+                "end": e.item.pause_end,
+                "label": e.item.label,
+                "text": e.text,
+                "cue": e.cue,
+                "smart_turn": {str(k): round(v, 3) for k, v in e.scores.items()},
+            }
+            for e in evidence
+        ],
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+    for name, d in result["detectors"].items():
+        print(
+            f"{name:11s} cutoff@300ms {d['cutoff_at_300ms']}  cutoff@600ms {d['cutoff_at_600ms']}  "
+            f"latency@5% {d['latency_at_5pct_cutoff_ms']} ms  "
+            f"latency@10% {d['latency_at_10pct_cutoff_ms']} ms"
+        )
+    return 0

@@ -1,0 +1,199 @@
+"""``agent eot-eval``: every detector on the same pauses, each knob swept, the trade-off reported.
+
+For each pause the evidence a live detector would have is gathered once: the speaker's audio
+from the turn start to the pause (then silence), smart-turn's P(complete) after each 0.2 s of
+silence, and the transcript of the turn so far. A detector setting then *fires* at some time
+after the pause starts::
+
+    speech ====|.... pause ....|====      hold: firing before the pause ends is a false cutoff
+               ^pause_start
+    speech ====|.................         eot: latency = fire time - pause_start (3 s if never)
+
+Per detector: the sweep table, ``cutoff_at_300ms`` / ``cutoff_at_600ms`` (lowest false-cutoff
+rate among settings whose mean latency is within the budget) and ``latency_at_5pct_cutoff_ms`` /
+``latency_at_10pct_cutoff_ms`` (lowest mean latency among settings whose false-cutoff rate is
+within the rate), with the settings that reached each (in the style of LiveKit's eot-bench).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from agent.eot.manifest import Item
+from agent.latency import Stopwatch
+from agent.media import SAMPLE_RATE, load_audio
+from agent.turn.detectors import HybridSettings, decide
+from agent.turn.text_cues import Cue, text_cue
+
+STEP_S = 0.2
+TIMEOUT_S = 3.0
+OFFSETS = [round(STEP_S * k, 1) for k in range(1, int(TIMEOUT_S / STEP_S) + 1)]
+MAX_TURN_AUDIO_S = 8.0  # smart-turn looks at the last 8 s
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a live detector could know about one pause."""
+
+    item: Item
+    scores: dict[float, float]  # silence (s) -> smart-turn P(complete)
+    text: str
+    cue: Cue
+
+    @property
+    def length(self) -> float:
+        return self.item.pause_end - self.item.pause_start
+
+
+def gather(
+    items: Iterable[Item],
+    score: Callable[[np.ndarray], float],
+    transcribe: Callable[[np.ndarray], str],
+) -> tuple[list[Evidence], float]:
+    """Evidence for each pause, and the mean smart-turn time per check (ms)."""
+    audio_cache: dict[str, np.ndarray] = {}
+    out = []
+    watch = Stopwatch()
+    total, calls = 0.0, 0
+    for item in items:
+        if item.audio not in audio_cache:
+            audio_cache[item.audio] = load_audio(item.audio)
+        audio = audio_cache[item.audio]
+        begin = item.turn_start if item.turn_start is not None else item.pause_start - MAX_TURN_AUDIO_S
+        speech = audio[round(max(0.0, begin) * SAMPLE_RATE) : round(item.pause_start * SAMPLE_RATE)]
+        scores = {}
+        for d in OFFSETS:
+            x = np.concatenate([speech, np.zeros(round(d * SAMPLE_RATE), np.float32)])
+            with watch.running():
+                scores[d] = score(x)
+            total += watch.seconds
+            calls += 1
+        text = transcribe(speech[-25 * SAMPLE_RATE :]) if len(speech) > SAMPLE_RATE // 10 else ""
+        out.append(Evidence(item, scores, text, text_cue(text)))
+    return out, 1000 * total / max(1, calls)
+
+
+FireTime = Callable[[Evidence], float]
+
+
+def _checks(delay: float, recheck: float | None) -> list[float]:
+    if recheck is None:
+        return [delay]
+    return [d for d in OFFSETS if d >= delay - 1e-9 and round((d - delay) / recheck, 6) % 1 == 0]
+
+
+def _silence_fire(e: Evidence, threshold: float) -> float:
+    return threshold
+
+
+def _smart_turn_fire(e: Evidence, threshold: float, checks: list[float], fallback: float) -> float:
+    return next((d for d in checks if d < fallback and e.scores[d] >= threshold), fallback)
+
+
+def _hybrid_fire(e: Evidence, s: HybridSettings, checks: list[float]) -> float:
+    for d in checks:
+        if d >= s.max_silence_s:
+            break
+        if decide(e.scores[d], e.cue, d, s):
+            return d
+    return s.max_silence_s
+
+
+Config = tuple[dict[str, Any], FireTime]
+
+
+def silence_configs() -> list[Config]:
+    thresholds = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0)
+    return [({"threshold_s": th}, partial(_silence_fire, threshold=th)) for th in thresholds]
+
+
+def smart_turn_configs() -> list[Config]:
+    out: list[Config] = []
+    for th, recheck, fallback in itertools.product(
+        (0.3, 0.5, 0.7, 0.8, 0.9, 0.95), (None, 0.4), (1.5, 2.5, 3.0)
+    ):
+        fire = partial(_smart_turn_fire, threshold=th, checks=_checks(0.2, recheck), fallback=fallback)
+        out.append(({"threshold": th, "recheck_s": recheck, "fallback_s": fallback}, fire))
+    return out
+
+
+def hybrid_configs() -> list[Config]:
+    out: list[Config] = []
+    keys = {"threshold", "closed_threshold", "open_threshold", "open_min_silence_s", "max_silence_s"}
+    for th, closed, open_th, open_min, max_s in itertools.product(
+        (0.5, 0.7, 0.85, 0.95, 0.975, 0.985),
+        (0.2, 0.4, 0.6),
+        (0.9, 0.99, 1.01),  # 1.01: an unfinished sentence waits for max_silence_s
+        (0.8, 1.2, 1.6, 2.0),
+        (2.0, 2.5, 3.0),
+    ):
+        s = HybridSettings(
+            threshold=th,
+            closed_threshold=closed,
+            open_threshold=open_th,
+            open_min_silence_s=open_min,
+            max_silence_s=max_s,
+        )
+        out.append(
+            (s.model_dump(include=keys), partial(_hybrid_fire, s=s, checks=_checks(s.delay_s, s.recheck_s)))
+        )
+    return out
+
+
+DETECTORS: dict[str, Callable[[], list[Config]]] = {
+    "silence": silence_configs,
+    "smart-turn": smart_turn_configs,
+    "hybrid": hybrid_configs,
+}
+
+
+def sweep(evidence: list[Evidence], configs: list[Config]) -> list[dict[str, Any]]:
+    holds = [e for e in evidence if e.item.label == "hold"]
+    eots = [e for e in evidence if e.item.label == "eot"]
+    rows = []
+    for settings, fire in configs:
+        cutoffs = sum(1 for e in holds if fire(e) < e.length - 1e-9)
+        latency = [min(fire(e), TIMEOUT_S) for e in eots]
+        rows.append(
+            {
+                "settings": settings,
+                "false_cutoff_rate": round(cutoffs / len(holds), 4) if holds else None,
+                "mean_latency_ms": round(1000 * float(np.mean(latency)), 1) if latency else None,
+            }
+        )
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The four headline figures of a sweep, with the settings that reached each."""
+    out: dict[str, Any] = {}
+    valid = [r for r in rows if r["false_cutoff_rate"] is not None and r["mean_latency_ms"] is not None]
+    for budget in (300, 600):
+        ok = [r for r in valid if r["mean_latency_ms"] <= budget]
+        best = min(ok, key=lambda r: (r["false_cutoff_rate"], r["mean_latency_ms"]), default=None)
+        out[f"cutoff_at_{budget}ms"] = best["false_cutoff_rate"] if best else None
+        out[f"cutoff_at_{budget}ms_settings"] = best["settings"] if best else None
+    for pct in (5, 10):
+        ok = [r for r in valid if r["false_cutoff_rate"] <= pct / 100 + 1e-9]
+        best = min(ok, key=lambda r: (r["mean_latency_ms"], r["false_cutoff_rate"]), default=None)
+        out[f"latency_at_{pct}pct_cutoff_ms"] = best["mean_latency_ms"] if best else None
+        out[f"latency_at_{pct}pct_cutoff_ms_settings"] = best["settings"] if best else None
+    out["frontier"] = frontier(valid)
+    out["sweep"] = rows
+    return out
+
+
+def frontier(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Settings no other setting beats on both false cutoffs and latency, by latency."""
+    ordered = sorted(rows, key=lambda r: (r["mean_latency_ms"], r["false_cutoff_rate"]))
+    out: list[dict[str, Any]] = []
+    for r in ordered:
+        if not out or r["false_cutoff_rate"] < out[-1]["false_cutoff_rate"]:
+            out.append(r)
+    return out
