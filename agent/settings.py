@@ -41,7 +41,7 @@ class Settings(BaseModel):
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     segment_stt: SegmentSttSettings = Field(default_factory=SegmentSttSettings)
     detector: Literal["hybrid", "smart-turn", "silence"] = Field(
-        "smart-turn", description="the end-of-turn detector the pipeline acts on"
+        "hybrid", description="the end-of-turn detector the pipeline acts on (best in eot-eval)"
     )
     hybrid: HybridSettings = Field(default_factory=HybridSettings)
     smart_turn: SmartTurnSettings = Field(default_factory=SmartTurnSettings)

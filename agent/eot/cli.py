@@ -11,7 +11,7 @@ from typing import Any
 import soundfile as sf
 
 from agent.eot.evaluate import DETECTORS, gather, summarize, sweep
-from agent.eot.manifest import Item, ManifestError, from_rttm, load_manifest
+from agent.eot.manifest import Item, ManifestError, from_rttm, from_utterances, load_manifest
 
 
 def add_parser(sub: Any) -> None:
@@ -19,12 +19,23 @@ def add_parser(sub: Any) -> None:
     e.add_argument("manifest", type=Path, nargs="?", help="JSON-lines manifest of pauses")
     e.add_argument("--from-rttm", type=Path, help="build the manifest from speaker segments")
     e.add_argument("--audio-dir", type=Path, help="with --from-rttm: folder of <file>.wav")
-    e.add_argument("--write-manifest", type=Path, help="with --from-rttm: also save the manifest")
+    e.add_argument(
+        "--from-utterances",
+        type=Path,
+        nargs="+",
+        help="build the manifest from recordings of one complete turn each (VAD pauses: hold; end: eot)",
+    )
+    e.add_argument("--write-manifest", type=Path, help="with --from-...: also save the manifest")
     e.add_argument("--detector", action="append", choices=sorted(DETECTORS), help="detectors (default: all)")
     e.add_argument("--json", type=Path, help="write the figures here")
 
 
 def _items(args: argparse.Namespace) -> list[Item]:
+    if args.from_utterances:
+        items = from_utterances(args.from_utterances)
+        if args.write_manifest:
+            args.write_manifest.write_text("".join(i.as_json() + "\n" for i in items))
+        return items
     if args.from_rttm:
         if not args.audio_dir:
             raise ManifestError("--from-rttm needs --audio-dir")

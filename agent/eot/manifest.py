@@ -18,6 +18,7 @@ talks are skipped::
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -161,4 +162,37 @@ def from_rttm(rttm: Path, audio_dir: Path, durations: dict[str, float]) -> list[
         for start, end, label, turn_start in pauses(segments, durations[name]):
             kind: Literal["hold", "eot"] = "hold" if label == "hold" else "eot"
             items.append(Item(str(audio), round(start, 3), round(end, 3), kind, round(turn_start, 3)))
+    return items
+
+
+def from_utterances(files: list[Path]) -> list[Item]:
+    """Manifest items from recordings that each hold one complete turn (read sentences, say):
+    the silences the VAD finds inside a recording are holds, its last speech end is an eot.
+
+    Pauses shorter than ``MIN_HOLD_S`` are skipped, as in :func:`from_rttm`.
+    """
+    from agent.media import SAMPLE_RATE, load_audio
+    from agent.vad import SileroVoice, VadSegmenter, VadSettings
+
+    items = []
+    for path in files:
+        audio = load_audio(path)
+        voice = SileroVoice()
+        n = voice.window_samples
+        segmenter = VadSegmenter(VadSettings(), n / SAMPLE_RATE)
+        spans: list[list[float]] = []
+        for i in range(0, len(audio) - n + 1, n):
+            event = segmenter.feed((i + n) / SAMPLE_RATE, voice.confidence(audio[i : i + n]))
+            if event is not None and event.kind == "start":
+                spans.append([event.edge, len(audio) / SAMPLE_RATE])
+            elif event is not None and spans:
+                spans[-1][1] = event.edge
+        if not spans:
+            continue
+        start = round(spans[0][0], 3)
+        for (_, end), (nxt, _) in itertools.pairwise(spans):
+            if nxt - end >= MIN_HOLD_S:
+                items.append(Item(str(path), round(end, 3), round(nxt, 3), "hold", start))
+        file_end = len(audio) / SAMPLE_RATE
+        items.append(Item(str(path), round(spans[-1][1], 3), round(file_end, 3), "eot", start))
     return items

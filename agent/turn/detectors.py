@@ -136,17 +136,21 @@ class SmartTurnDetector:
 
 
 class HybridSettings(BaseModel):
-    """The hybrid detector: smart-turn weighed against what the finals say."""
+    """The hybrid detector: smart-turn weighed against what the finals say.
 
-    threshold: float = Field(0.5, description="P(complete) that ends a turn whose words are neutral")
+    Defaults from the ``agent eot-eval`` sweep on the bundled scenarios (the setting with the
+    lowest latency at no false cutoff).
+    """
+
+    threshold: float = Field(0.975, description="P(complete) that ends a turn whose words are neutral")
     closed_threshold: float = Field(
-        0.25, description="P(complete) enough when the words read as complete (a short answer)"
+        0.2, description="P(complete) enough when the words read as complete (a short answer)"
     )
     open_threshold: float = Field(
         0.9, description="P(complete) needed when the words read as unfinished ('my number is')"
     )
     open_min_silence_s: float = Field(
-        1.2, description="an unfinished sentence is never ended before this much silence (s)"
+        2.0, description="an unfinished sentence is never ended before this much silence (s)"
     )
     delay_s: float = Field(0.2, description="silence before the first check (s)")
     recheck_s: float = Field(0.4, description="check again each time the pause grows this much (s)")

@@ -233,6 +233,8 @@ def text_cue(text: str) -> Cue:
     if stripped.endswith((",", "-", "...", "…")):
         return "open"
     digits = _trailing_digits(words)
+    if digits == 1 and not words[-1].isdigit():
+        digits = 0  # one spoken number ends many sentences ("it opens at nine")
     if digits and len(words) == 1:
         return "closed"  # a bare number as the whole answer ("Two.", "415")
     if digits:

@@ -1,0 +1,69 @@
+"""Manifests, RTTM pauses and the sweep arithmetic of ``agent eot-eval``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from agent.eot.evaluate import Evidence, silence_configs, summarize, sweep
+from agent.eot.manifest import Item, ManifestError, load_manifest, pauses
+
+
+def test_rttm_pauses_are_labelled_by_who_speaks_next() -> None:
+    segs = [
+        (0.0, 2.0, "A"),
+        (2.8, 4.0, "A"),  # A pauses 0.8 s and goes on: hold
+        (4.5, 6.0, "B"),  # B answers: A's pause at 4.0 is an eot
+        (5.5, 7.0, "A"),  # A talks over B: B's pause at 6.0 has overlap -> skipped
+        (7.1, 7.2, "A"),  # a 0.1 s gap: too short to be a pause
+        (9.0, 10.0, "B"),
+    ]
+    out = pauses(segs, file_end=20.0)
+    assert (2.0, 2.8, "hold", 0.0) in out
+    assert (4.0, 4.5, "eot", 0.0) in out
+    assert not any(p[0] == 6.0 for p in out)
+    assert not any(p[0] == 7.0 for p in out)
+    assert (10.0, 20.0, "eot", 9.0) in out
+
+
+def test_manifest_errors_name_the_line(tmp_path: Path) -> None:
+    sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    good = {"audio": "a.wav", "pause_start": 0.2, "pause_end": 0.5, "label": "hold"}
+    cases = [
+        ("{not json", "2: not JSON"),
+        (json.dumps({**good, "label": "maybe"}), "2: label must be 'hold' or 'eot'"),
+        (json.dumps({k: v for k, v in good.items() if k != "pause_end"}), "2: missing field 'pause_end'"),
+        (json.dumps({**good, "audio": "nope.wav"}), "2: audio file not found"),
+        (json.dumps({**good, "pause_end": 0.1}), "2: pause_end is before pause_start"),
+    ]
+    for line, message in cases:
+        p = tmp_path / "m.jsonl"
+        p.write_text(json.dumps(good) + "\n" + line + "\n")
+        with pytest.raises(ManifestError, match=message):
+            load_manifest(p)
+    p.write_text(json.dumps({**good, "extra": 1}) + "\n")
+    [item] = load_manifest(p)
+    assert item.audio == str(tmp_path / "a.wav") and item.turn_start is None
+
+
+def evidence(label: str, length: float) -> Evidence:
+    return Evidence(Item("x.wav", 1.0, 1.0 + length, label), {}, "", "neutral")  # type: ignore[arg-type]
+
+
+def test_sweep_counts_cutoffs_and_latency_and_picks_the_headline_settings() -> None:
+    items = [evidence("hold", 0.5), evidence("hold", 1.1), evidence("eot", 5.0), evidence("eot", 5.0)]
+    rows = sweep(items, silence_configs())
+    by_threshold = {r["settings"]["threshold_s"]: r for r in rows}
+    assert by_threshold[0.4]["false_cutoff_rate"] == 1.0
+    assert by_threshold[0.6]["false_cutoff_rate"] == 0.5
+    assert by_threshold[1.2]["false_cutoff_rate"] == 0.0
+    assert by_threshold[1.2]["mean_latency_ms"] == 1200.0
+    s = summarize(rows)
+    assert s["cutoff_at_600ms"] == 0.5 and s["cutoff_at_600ms_settings"] == {"threshold_s": 0.6}
+    assert s["cutoff_at_300ms"] == 1.0
+    assert s["latency_at_5pct_cutoff_ms"] == 1200.0
+    assert [r["false_cutoff_rate"] for r in s["frontier"]] == [1.0, 0.5, 0.0]

@@ -1,0 +1,72 @@
+"""Text cues and the hybrid end-of-turn rule, with plain numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.turn.detectors import HybridDetector, HybridSettings, PauseContext, decide
+from agent.turn.text_cues import text_cue
+
+
+@pytest.mark.parametrize(
+    ("text", "cue"),
+    [
+        ("My number is", "open"),
+        ("My number is 415", "open"),  # a digit group too short for a phone number
+        ("My number is 4 1 5", "open"),
+        ("My number is 415 555 0123.", "closed"),  # ten digits
+        ("I would like to book a table for", "open"),
+        ("and then", "open"),
+        ("Sure, it is K O W", "open"),  # spelling
+        ("um", "open"),
+        ("It goes to 128 Maple Street,", "open"),
+        ("Yes.", "closed"),
+        ("Two.", "closed"),
+        ("That's right.", "closed"),
+        ("What time does the pharmacy open tomorrow?", "closed"),
+        ("The pharmacy opens at nine.", "neutral"),
+        ("", "neutral"),
+    ],
+)
+def test_text_cues(text: str, cue: str) -> None:
+    assert text_cue(text) == cue
+
+
+def test_decide_weighs_the_acoustic_score_by_the_words() -> None:
+    s = HybridSettings(threshold=0.9, closed_threshold=0.3, open_threshold=0.95, open_min_silence_s=1.2)
+    assert decide(0.4, "closed", 0.2, s)  # "yes." with a middling score: done at once
+    assert not decide(0.8, "neutral", 0.2, s)
+    assert decide(0.92, "neutral", 0.2, s)
+    assert not decide(0.99, "open", 0.6, s)  # "my number is" never ends early
+    assert decide(0.99, "open", 1.2, s)
+    assert not decide(0.5, "open", 1.6, s)
+    assert decide(0.0, "open", s.max_silence_s, s)  # the fallback
+
+
+def test_hybrid_detector_checks_as_the_pause_grows_and_stops_after_firing() -> None:
+    calls: list[int] = []
+
+    def score(audio: np.ndarray) -> float:
+        calls.append(len(audio))
+        return 0.5
+
+    d = HybridDetector(score, HybridSettings(threshold=0.9, delay_s=0.2, recheck_s=0.4, max_silence_s=2.0))
+
+    def at(now: float, text: str = "The pharmacy opens at nine.") -> PauseContext:
+        return PauseContext(
+            now=now, speech_end=1.0, turn_start=0.5, text=text, audio=lambda a, b: np.zeros(16)
+        )
+
+    assert d.check(at(1.1)) is None
+    v = d.check(at(1.2))
+    assert v is not None and not v.done and v.score == 0.5
+    assert d.check(at(1.4)) is None
+    assert d.check(at(1.6)) is not None  # the pause grew by recheck_s
+    v = d.check(at(3.0))
+    assert v is not None and v.done  # max_silence_s reached
+    assert d.check(at(3.2)) is None
+    assert len(calls) == 2
+    d.reset()
+    v = d.check(at(1.2, "Yes."))
+    assert v is not None and v.done  # closed words, 0.5 >= closed_threshold
