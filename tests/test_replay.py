@@ -71,7 +71,8 @@ def test_full_replay_writes_summary_timeline_and_report(write, tmp_path: Path, r
     assert figures["turns"] == 2
     assert figures["missed_turns"] == 0
     assert figures["expectations_failed"] == []
-    assert summary["overall"]["settings"]["smart_turn"]["threshold"] == 0.5
+    assert summary["overall"]["settings"]["detector"] == "hybrid"
+    assert summary["overall"]["settings"]["hybrid"]["threshold"] == 0.975
     assert json.loads((out / "summary.json").read_text()) == summary
 
     timeline = json.loads((out / "two_turns" / "timeline.json").read_text())
@@ -79,7 +80,7 @@ def test_full_replay_writes_summary_timeline_and_report(write, tmp_path: Path, r
     assert [e["t"] for e in events] == sorted(e["t"] for e in events)
     assert all(e.get("t_live", e["t"]) >= e["t"] for e in events)
     ends = [e for e in events if e["type"] == "turn_end"]
-    assert ends and all(e["detector"] in ("smart-turn", "silence-fallback") for e in ends)
+    assert ends and all(e["detector"] == summary["overall"]["settings"]["detector"] for e in ends)
     finals = [e for e in events if e["type"] == "final"]
     assert all(w["start"] <= w["end"] for f in finals for w in f["words"])
     assert "pharmacy" in " ".join(f["text"].lower() for f in finals)

@@ -100,6 +100,8 @@ def _hybrid_fire(e: Evidence, s: HybridSettings, checks: list[float]) -> float:
     for d in checks:
         if d >= s.max_silence_s:
             break
+        if e.cue == "open" and d < s.open_min_silence_s - 1e-9:
+            continue  # as the live detector: nothing to decide yet
         if decide(e.scores[d], e.cue, d, s):
             return d
     return s.max_silence_s

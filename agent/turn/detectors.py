@@ -195,11 +195,14 @@ class HybridDetector:
         if pause.silence < due - 1e-9:
             return None
         self._checks += 1
+        cue = text_cue(pause.text)
+        if cue == "open" and pause.silence < s.open_min_silence_s - 1e-9:
+            return None  # no score can end an unfinished sentence yet: skip the model
         audio = pause.audio(max(0.0, pause.turn_start - s.pre_speech_s), pause.now)
         watch = Stopwatch()
         with watch.running():
             p = self._score(audio)
-            done = decide(p, text_cue(pause.text), pause.silence, s)
+            done = decide(p, cue, pause.silence, s)
         self._fired = done
         return Verdict(self.name, pause.now, done, round(p, 4), watch.seconds)
 

@@ -29,7 +29,7 @@ def bundled_model_path() -> str:
 
 
 class SmartTurnModel:
-    """The ONNX session; one thread, as in Pipecat."""
+    """The ONNX session; one thread, as in Pipecat (two were slower here)."""
 
     def __init__(self, model_path: str | None = None, threads: int = 1) -> None:
         so = ort.SessionOptions()
