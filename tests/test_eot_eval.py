@@ -67,3 +67,50 @@ def test_sweep_counts_cutoffs_and_latency_and_picks_the_headline_settings() -> N
     assert s["cutoff_at_300ms"] == 1.0
     assert s["latency_at_5pct_cutoff_ms"] == 1200.0
     assert [r["false_cutoff_rate"] for r in s["frontier"]] == [1.0, 0.5, 0.0]
+
+
+def test_eot_eval_end_to_end_on_a_cut_sentence(voice, tmp_path: Path) -> None:
+    from agent.cli import main
+    from agent.replay.assemble import text_clip
+
+    clip = text_clip("My number is 4 1 5 [pause 1.5] 5 5 5 0 1 2 3.", voice, "turn")
+    audio = np.concatenate([np.zeros(8000, np.float32), clip.audio, np.zeros(48000, np.float32)])
+    sf.write(tmp_path / "dictation.wav", audio, 16000)
+    (hold_start, hold_end) = clip.pauses[0]
+    lines = [
+        {
+            "audio": "dictation.wav",
+            "pause_start": 0.5 + hold_start,
+            "pause_end": 0.5 + hold_end,
+            "label": "hold",
+            "turn_start": 0.5,
+        },
+        {
+            "audio": "dictation.wav",
+            "pause_start": 0.5 + clip.speech[1],
+            "pause_end": len(audio) / 16000,
+            "label": "eot",
+            "turn_start": 0.5,
+        },
+    ]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out = tmp_path / "eot.json"
+    assert main(["eot-eval", str(tmp_path / "m.jsonl"), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["items"] == {"hold": 1, "eot": 1}
+    assert set(result["detectors"]) == {"silence", "smart-turn", "hybrid"}
+    for figures in result["detectors"].values():
+        for key in (
+            "cutoff_at_300ms",
+            "cutoff_at_600ms",
+            "latency_at_5pct_cutoff_ms",
+            "latency_at_10pct_cutoff_ms",
+            "sweep",
+        ):
+            assert key in figures
+    hold = result["pauses"][0]
+    assert hold["cue"] == "open"  # "my number is 4 1 5" is unfinished
+    assert 0 <= hold["smart_turn"]["0.2"] <= 1
+    # An unfinished number never gets cut off by the hybrid at its chosen settings.
+    best = result["detectors"]["hybrid"]["latency_at_5pct_cutoff_ms_settings"]
+    assert best is not None
