@@ -159,3 +159,28 @@ def test_no_reading_of_a_buffer_shorter_than_min_decode_s() -> None:
             fake.start = rec.end_time - rec.buffer_seconds
             rec.update()
     assert [round(n, 2) for n, _ in fake.calls] == [1.0, 1.4]  # not before 1 s of buffer
+
+
+def test_a_flush_reading_that_merges_new_words_into_committed_ones_is_not_used() -> None:
+    """Seen on the phone-number scenario: '555.' committed, partial '0123.', then the flush
+    reading says '555 -50123.' starting before the committed end; using it would lose '0123'."""
+    readings = iter(
+        [
+            [Word("555", 0.1, 0.9), Word("-0501.", 1.0, 1.2)],
+            [Word("555.", 0.1, 0.9), Word("0123.", 1.3, 1.7)],
+            [Word("555", 0.1, 0.8), Word("-50123.", 0.8, 1.7)],
+        ]
+    )
+
+    def decode(audio: np.ndarray, prompt: str) -> WindowResult:
+        return WindowResult(next(readings), 0.01, -0.2, False)
+
+    rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=0.4, min_decode_s=0))
+    rec.speech_started()
+    committed = []
+    for k in range(1, 41):
+        rec.append(np.zeros(320, np.float32))
+        if rec.due(k * 0.02):
+            committed += rec.update().committed
+    committed += rec.finish(1.5).committed
+    assert [w.text for w in committed] == ["555.", "0123."]

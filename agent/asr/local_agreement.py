@@ -61,7 +61,7 @@ class LocalAgreement:
 
     def insert(self, hypothesis: Sequence[Word]) -> list[Word]:
         """A new hypothesis for the buffer; returns the words committed by it (maybe none)."""
-        new = self._after_committed(hypothesis)
+        new = self.after_committed(hypothesis)
         commit: list[Word] = []
         for old, word in zip(self._previous, new, strict=False):
             if norm(old.text) != norm(word.text):
@@ -85,8 +85,8 @@ class LocalAgreement:
         self._ledger.extend(commit)
         return commit
 
-    def _after_committed(self, hypothesis: Sequence[Word]) -> list[Word]:
-        """The part of a hypothesis that comes after the committed words."""
+    def after_committed(self, hypothesis: Sequence[Word]) -> list[Word]:
+        """The part of a hypothesis that comes after the committed words (what ``insert`` uses)."""
         last = self.last_committed_end
         new = [w for w in hypothesis if w.start > last - _SEAM_SLACK_S and norm(w.text)]
         if not (self._ledger and new) or abs(new[0].start - last) > _SEAM_WINDOW_S:

@@ -140,10 +140,12 @@ class StreamingRecognizer:
         committed: list[Word] = []
         if self._speaking and speech_end - self._decoded_until > self._s.flush_decode_s:
             reading = self._hypothesis()
-            # Tiny models sometimes return a reading that skips words the previous one had (with
-            # garbled times). A fresh reading that does not reach as far is not used.
+            # Tiny models sometimes return a reading that skips words the previous one had, or
+            # merges them into committed ones ("555 -50123"). A reading whose new words do not
+            # reach as far as the previous tail is not used: the tail is final as it was.
             previous = self._agreement.partial
-            reach = max((w.end for w in reading), default=0.0)
+            fresh = self._agreement.after_committed(reading)
+            reach = max((w.end for w in fresh), default=0.0)
             if not previous or reach >= previous[-1].end - _REACH_SLACK_S:
                 committed += self._agreement.insert(reading)
         committed += self._agreement.finalize()
