@@ -26,6 +26,8 @@ from agent.turn.text_cues import text_cue
         ("That's right.", "closed"),
         ("What time does the pharmacy open tomorrow?", "closed"),
         ("The pharmacy opens at nine.", "neutral"),
+        ("I really like that", "neutral"),  # "that" ends sentences too
+        ("I told her", "neutral"),
         ("", "neutral"),
     ],
 )

@@ -13,7 +13,8 @@ from typing import Literal
 
 Cue = Literal["open", "closed", "neutral"]
 
-# Words after which an English sentence cannot end.
+# Words after which an English sentence cannot end (words that often end one, such as
+# "that", "this", "her" or "no", are left out).
 _OPEN_ENDINGS = {
     # conjunctions and connectives
     "and",
@@ -26,7 +27,6 @@ _OPEN_ENDINGS = {
     "when",
     "while",
     "although",
-    "that",
     "which",
     "who",
     "where",
@@ -64,17 +64,12 @@ _OPEN_ENDINGS = {
     "your",
     "our",
     "his",
-    "her",
     "their",
     "its",
-    "this",
-    "these",
-    "those",
     "some",
     "any",
     "every",
     "each",
-    "no",
     "another",
     # verbs and auxiliaries that need a complement
     "is",
