@@ -118,6 +118,24 @@ def test_whisper_output_it_calls_non_speech_is_ignored() -> None:
     assert rec.finish(1.0).committed == []
 
 
+def scripted_flush(readings) -> list[str]:
+    """Feed 0.8 s of speech (a reading every 0.4 s), then a VAD stop at 1.5 s; each reading is the
+    next scripted word list. Returns the committed words."""
+
+    def decode(audio: np.ndarray, prompt: str) -> WindowResult:
+        return WindowResult(next(readings), 0.01, -0.2, False)
+
+    rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=0.4, min_decode_s=0))
+    rec.speech_started()
+    committed = []
+    for k in range(1, 41):
+        rec.append(np.zeros(320, np.float32))
+        if rec.due(k * 0.02):
+            committed += rec.update().committed
+    committed += rec.finish(1.5).committed
+    return [w.text for w in committed]
+
+
 def test_a_flush_reading_that_drops_words_is_not_used() -> None:
     readings = iter(
         [
@@ -132,18 +150,8 @@ def test_a_flush_reading_that_drops_words_is_not_used() -> None:
         ]
     )
 
-    def decode(audio: np.ndarray, prompt: str) -> WindowResult:
-        return WindowResult(next(readings), 0.01, -0.2, False)
-
-    rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=0.4, min_decode_s=0))
-    rec.speech_started()
-    committed = []
-    for k in range(1, 41):
-        rec.append(np.zeros(320, np.float32))
-        if rec.due(k * 0.02):
-            committed += rec.update().committed
-    committed += rec.finish(1.5).committed  # speech went on after the last reading at 0.8
-    assert [w.text for w in committed] == ["for", "your", "country", "can"]
+    # Readings at 0.4 s and 0.8 s; the speech goes on to 1.5 s, so the flush reads once more.
+    assert scripted_flush(readings) == ["for", "your", "country", "can"]
 
 
 def test_no_reading_of_a_buffer_shorter_than_min_decode_s() -> None:
@@ -172,15 +180,4 @@ def test_a_flush_reading_that_merges_new_words_into_committed_ones_is_not_used()
         ]
     )
 
-    def decode(audio: np.ndarray, prompt: str) -> WindowResult:
-        return WindowResult(next(readings), 0.01, -0.2, False)
-
-    rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=0.4, min_decode_s=0))
-    rec.speech_started()
-    committed = []
-    for k in range(1, 41):
-        rec.append(np.zeros(320, np.float32))
-        if rec.due(k * 0.02):
-            committed += rec.update().committed
-    committed += rec.finish(1.5).committed
-    assert [w.text for w in committed] == ["555.", "0123."]
+    assert scripted_flush(readings) == ["555.", "0123."]
