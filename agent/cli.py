@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="end-of-turn detector the pipeline acts on",
     )
+    _add_set(r)
     r.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
 
     b = sub.add_parser("bench", help="benchmarks that print and write JSON figures")
@@ -52,11 +53,22 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--json", type=Path, help="write the figures here")
     a.add_argument("--chunk-s", type=float, help="decode every this much new audio (s)")
     a.add_argument("--loop-minutes", type=float, help="soak: stream the files repeated this long")
+    _add_set(a)
     a.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
     from agent.eot.cli import add_parser
 
     add_parser(sub)
     return p
+
+
+def _add_set(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="change one setting, e.g. --set streaming.settle_s=0.4 (repeatable)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,9 +92,13 @@ def main(argv: list[str] | None = None) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from agent.replay.batch import run_replay
     from agent.replay.scenario import find_scenarios
-    from agent.settings import Settings
+    from agent.settings import Settings, with_overrides
 
-    settings = Settings()
+    try:
+        settings = with_overrides(Settings(), args.set)
+    except ValueError as e:
+        print(f"agent: {e}", file=sys.stderr)
+        return 2
     if args.chunk_ms is not None:
         settings.replay.chunk_ms = args.chunk_ms
     if args.asr is not None:
@@ -109,7 +125,10 @@ def _replay(args: argparse.Namespace) -> int:
         f"{o['wall_seconds']:.1f} s ({o['speedup']}x real time). "
         f"End-of-turn p50 {o['eot_latency_ms']['p50']} ms, p95 {o['eot_latency_ms']['p95']} ms; "
         f"voice-to-voice p50 {o['voice_to_voice_ms']['p50']} ms, p95 {o['voice_to_voice_ms']['p95']} ms; "
-        f"premature cutoffs {o['premature_cutoffs']}, missed turns {o['missed_turns']}. "
+        f"premature cutoffs {o['premature_cutoffs']}, missed turns {o['missed_turns']}; "
+        f"barge-in stop p50 {o['barge_in_stop_ms']['p50']} ms, p95 {o['barge_in_stop_ms']['p95']} ms, "
+        f"false {o['false_barge_ins']}, missed {o['missed_barge_ins']}, "
+        f"resumed {o['resumed_after_false_alarm']}. "
         f"Report: {args.out}/<scenario>/report.html"
     )
     for failure in o["expectations_failed"]:

@@ -14,8 +14,9 @@ processor before ``MediaClockFrame(t)`` does, so decisions depend on media time 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
-from pipecat.frames.frames import DataFrame, Frame
+from pipecat.frames.frames import DataFrame, Frame, SystemFrame
 
 _T = "media_t"
 _T_LIVE = "live_t"
@@ -42,6 +43,30 @@ class AsrFlushedFrame(DataFrame):
     """
 
     audio_end: float = 0.0
+
+
+@dataclass
+class VoiceWindowFrame(SystemFrame):
+    """The VAD's speech probability for the window ending at media time ``t`` (``dt`` long)."""
+
+    t: float = 0.0
+    dt: float = 0.0
+    confidence: float = 0.0
+
+
+@dataclass
+class BotOutputFrame(SystemFrame):
+    """Tells the speaker to pause, resume (from the word it was cut at) or cancel the bot's audio."""
+
+    action: Literal["pause", "resume", "cancel"] = "pause"
+
+
+@dataclass
+class BotHeardFrame(SystemFrame):
+    """Sent upstream by the speaker when a reply is cancelled: the words the user heard whole."""
+
+    text: str = ""
+    words: tuple[object, ...] = ()
 
 
 def stamp(frame: Frame, t: float, t_live: float | None = None) -> Frame:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+import yaml
+from pydantic import BaseModel, Field, ValidationError
 
 from agent.asr.segment_stt import SegmentSttSettings
 from agent.asr.streaming import StreamingSettings
 from agent.asr.whisper_model import WhisperSettings
+from agent.bargein.controller import BargeInSettings
+from agent.echo import EchoSettings
 from agent.llm.openai_compatible import OpenAISettings
 from agent.llm.scripted import ScriptedLLMSettings
 from agent.turn.controller import TurnSettings
@@ -50,6 +53,35 @@ class Settings(BaseModel):
         default_factory=_fallback, description="ends the turn when smart-turn never does"
     )
     turn: TurnSettings = Field(default_factory=TurnSettings)
+    echo: EchoSettings = Field(default_factory=EchoSettings)
+    barge_in: BargeInSettings = Field(default_factory=BargeInSettings)
     scripted_llm: ScriptedLLMSettings = Field(default_factory=ScriptedLLMSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
+
+
+def with_overrides(settings: Settings, assignments: list[str]) -> Settings:
+    """``settings`` with ``section.key=value`` assignments applied (values parsed as YAML).
+
+    Raises ValueError with a one-line message naming the bad assignment.
+    """
+    data = settings.model_dump()
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        *path, leaf = key.strip().split(".")
+        if not sep or not leaf:
+            raise ValueError(f"--set {item!r}: expected section.key=value")
+        node = data
+        for part in path:
+            if not isinstance(node.get(part), dict):
+                raise ValueError(f"--set {item!r}: no settings section {part!r}")
+            node = node[part]
+        if leaf not in node:
+            raise ValueError(f"--set {item!r}: no setting {key.strip()!r}")
+        node[leaf] = yaml.safe_load(raw)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"--set: {where}: {first['msg']}") from None

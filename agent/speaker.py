@@ -7,8 +7,18 @@ Audio that is ready at media time ``r`` starts playing in the first tick that be
     TTS ready         ^r
     playing                  ^bot_audio_start ...
 
+A :class:`~agent.frames.BotOutputFrame` stamped at media time ``p`` takes effect at ``p``, even
+inside a slot: *pause* goes silent (and rewinds to the start of the word being played, so a
+resume says that word again), *resume* plays on, *cancel* drops the queued audio and reports the
+words the user heard whole (:class:`~agent.frames.BotHeardFrame`, upstream)::
+
+    word audio   |--the--|--car--|--park--|
+    pause at            p^           -> heard "the"; resume starts again at "car"
+
 Everything played (silence included) is kept as the bot's output track, addressed by media time,
-so a replay can leak it back into the microphone (echo) and a report can draw it.
+so a replay can leak it back into the microphone (echo), the echo canceller can use it as its
+reference, and a report can draw it. Bot speaking frames go both ways: upstream processors (turn,
+barge-in) need to know when the bot talks.
 """
 
 from __future__ import annotations
@@ -21,30 +31,31 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     Frame,
     TTSAudioRawFrame,
+    TTSStartedFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent.events import Timeline, Word
-from agent.frames import MediaClockFrame, live_time, media_time, stamp
+from agent.frames import BotHeardFrame, BotOutputFrame, MediaClockFrame, live_time, media_time, stamp
 from agent.media import SAMPLE_RATE, AudioHistory, from_pcm16
 
 
 @dataclass
 class _Segment:
     audio: np.ndarray
-    words: tuple[Word, ...]
+    words: tuple[Word, ...]  # seconds from the segment's first sample
     ready_t: float
     ready_live: float
     played: int = 0
-    start_t: float = 0.0
+    heard: int = 0  # how many of ``words`` have been played whole
 
 
 @dataclass
 class _Utterance:
-    """One continuous stretch of bot speech."""
+    """One stretch of bot speech (pauses included)."""
 
     start_t: float
-    words: list[Word] = field(default_factory=list)
+    heard: list[Word] = field(default_factory=list)
 
 
 class SpeakerProcessor(FrameProcessor):
@@ -57,10 +68,13 @@ class SpeakerProcessor(FrameProcessor):
         self._utterance: _Utterance | None = None
         self._track = AudioHistory(track_s)
         self._last_stop: float | None = None
+        self._paused = False
+        self._actions: list[tuple[float, float, str]] = []  # (media time, live time, action)
+        self._reply_heard: list[Word] = []  # words heard of the current reply (all its utterances)
 
     @property
     def speaking(self) -> bool:
-        """True while bot audio is playing."""
+        """True while a bot utterance is under way (playing or paused)."""
         return self._utterance is not None
 
     @property
@@ -84,51 +98,129 @@ class SpeakerProcessor(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, TTSAudioRawFrame):
-            words = tuple(frame.metadata.get("words", ()))
-            self._queue.append(_Segment(from_pcm16(frame.audio), words, media_time(frame), live_time(frame)))
+            audio = from_pcm16(frame.audio)
+            words = tuple(frame.metadata.get("words", ())) or estimate_words(
+                str(frame.metadata.get("text", "")), len(audio) / SAMPLE_RATE
+            )
+            self._queue.append(_Segment(audio, words, media_time(frame), live_time(frame)))
+        elif isinstance(frame, TTSStartedFrame):
+            self._reply_heard = []  # a new reply: may take several utterances if the TTS lags
+        elif isinstance(frame, BotOutputFrame):
+            self._actions.append((media_time(frame), live_time(frame), frame.action))
+            return
         await self.push_frame(frame, direction)
         if isinstance(frame, MediaClockFrame):
             await self._play(frame.t - frame.dt, frame.t)
 
     async def _play(self, start: float, end: float) -> None:
+        """Play the slot [start, end), applying pause/resume/cancel at their media times."""
+        cursor = start
+        self._actions.sort()
+        while self._actions and self._actions[0][0] < end - 1e-9:
+            at, live, action = self._actions.pop(0)
+            at = min(max(at, cursor), end)
+            await self._fill(cursor, at)
+            cursor = at
+            await self._apply(action, at, live)
+        await self._fill(cursor, end)
+
+    async def _fill(self, start: float, end: float) -> None:
         want = round(end * SAMPLE_RATE) - round(start * SAMPLE_RATE)
+        if want <= 0:
+            return
         out = np.zeros(want, dtype=np.float32)
         filled = 0
-        while filled < want and self._queue and self._queue[0].ready_t <= start + 1e-9:
+        while not self._paused and filled < want and self._queue_ready(start):
             seg = self._queue[0]
             pos = start + filled / SAMPLE_RATE
-            if seg.played == 0:
-                seg.start_t = pos
-                if self._utterance is None:
-                    self._utterance = _Utterance(pos)
-                    live = max(pos, seg.ready_live)
-                    self._timeline.add("bot_audio_start", pos, live)
-                    await self.push_frame(stamp(BotStartedSpeakingFrame(), pos, live))
-                self._utterance.words.extend(Word(w.text, pos + w.start, pos + w.end) for w in seg.words)
+            if self._utterance is None:
+                self._utterance = _Utterance(pos)
+                live = max(pos, seg.ready_live)
+                self._timeline.add("bot_audio_start", pos, live)
+                await self._both_ways(stamp(BotStartedSpeakingFrame(), pos, live))
             n = min(want - filled, len(seg.audio) - seg.played)
             out[filled : filled + n] = seg.audio[seg.played : seg.played + n]
+            self._note_heard(seg, seg.played + n, pos)
             seg.played += n
             filled += n
             if seg.played >= len(seg.audio):
                 self._queue.pop(0)
         self._track.append(out)
-        if self._utterance is not None and filled < want and not self._queue_ready(start):
-            stop = start + filled / SAMPLE_RATE
-            await self._stopped(stop)
+        if (
+            self._utterance is not None
+            and not self._paused
+            and filled < want
+            and not self._queue_ready(start)
+        ):
+            await self._stopped(start + filled / SAMPLE_RATE, interrupted=False)
+
+    def _note_heard(self, seg: _Segment, until: int, pos: float) -> None:
+        """Words of ``seg`` whose last sample is now played (``pos``: media time of seg.played)."""
+        assert self._utterance is not None
+        while seg.heard < len(seg.words) and round(seg.words[seg.heard].end * SAMPLE_RATE) <= until:
+            w = seg.words[seg.heard]
+            end = pos + (round(w.end * SAMPLE_RATE) - seg.played) / SAMPLE_RATE
+            word = Word(w.text, end - (w.end - w.start), end)
+            self._utterance.heard.append(word)
+            self._reply_heard.append(word)
+            seg.heard += 1
+
+    async def _apply(self, action: str, at: float, live: float) -> None:
+        if action == "cancel":
+            self._queue.clear()
+            self._paused = False
+            heard, self._reply_heard = self._reply_heard, []
+            if self._utterance is not None:
+                await self._stopped(at, interrupted=True, live=live)
+            text = " ".join(w.text for w in heard)
+            out = BotHeardFrame(text=text, words=tuple(heard))
+            await self.push_frame(stamp(out, at, live), FrameDirection.UPSTREAM)
+        elif self._utterance is None:
+            return
+        elif action == "pause" and not self._paused:
+            self._paused = True
+            if self._queue:  # say the word that was cut again on resume
+                seg = self._queue[0]
+                if seg.heard < len(seg.words):
+                    seg.played = min(seg.played, round(seg.words[seg.heard].start * SAMPLE_RATE))
+            self._timeline.add("bot_paused", at, live)
+        elif action == "resume" and self._paused:
+            self._paused = False
+            self._timeline.add("bot_resumed", at, live)
 
     def _queue_ready(self, start: float) -> bool:
         return bool(self._queue) and self._queue[0].ready_t <= start + 1e-9
 
-    async def _stopped(self, stop: float) -> None:
+    async def _stopped(self, stop: float, interrupted: bool, live: float | None = None) -> None:
         assert self._utterance is not None
         u, self._utterance = self._utterance, None
         self._last_stop = stop
-        text = " ".join(w.text for w in u.words)
         self._timeline.add(
             "bot_audio_stop",
             stop,
-            text=text,
-            words=[w.as_dict() for w in u.words],
+            live,
+            text=" ".join(w.text for w in u.heard),
+            words=[w.as_dict() for w in u.heard],
             started=round(u.start_t, 3),
+            interrupted=interrupted,
         )
-        await self.push_frame(stamp(BotStoppedSpeakingFrame(), stop))
+        await self._both_ways(stamp(BotStoppedSpeakingFrame(), stop, live))
+
+    async def _both_ways(self, frame: Frame) -> None:
+        await self.push_frame(frame)
+        upstream = type(frame)()
+        upstream.metadata.update(frame.metadata)
+        await self.push_frame(upstream, FrameDirection.UPSTREAM)
+
+
+def estimate_words(text: str, duration: float) -> tuple[Word, ...]:
+    """Word times for audio without any: spread over ``duration`` by each word's share of the
+    letters (used only when the TTS gives no timings)."""
+    words = text.split()
+    total = sum(len(w) for w in words)
+    out, pos = [], 0.0
+    for w in words:
+        span = duration * len(w) / total
+        out.append(Word(w, pos, pos + span))
+        pos += span
+    return tuple(out)

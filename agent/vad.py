@@ -29,7 +29,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pydantic import BaseModel, Field
 
 from agent.events import Timeline
-from agent.frames import MediaClockFrame, stamp
+from agent.frames import MediaClockFrame, VoiceWindowFrame, stamp
 from agent.latency import Stage, Stopwatch
 from agent.media import SAMPLE_RATE, from_pcm16, to_pcm16
 
@@ -103,7 +103,8 @@ class SileroVoice:
 class VADProcessor(FrameProcessor):
     """Runs the VAD on incoming 16 kHz audio and keeps the media clock.
 
-    For each ``InputAudioRawFrame`` it pushes the audio on (stamped with its end time), then any
+    For each ``InputAudioRawFrame`` it pushes the audio on (stamped with its end time), then a
+    :class:`VoiceWindowFrame` per model window and any
     ``VADUserStartedSpeakingFrame`` / ``VADUserStoppedSpeakingFrame`` it confirmed, then a
     :class:`MediaClockFrame` for the end of the audio. Media time is samples received / 16 kHz.
     """
@@ -152,6 +153,8 @@ class VADProcessor(FrameProcessor):
             with watch.running():
                 conf = self._voice.confidence(window)
             live = self.stage.finish(window_end, watch.seconds)
+            voice = VoiceWindowFrame(t=window_end, dt=n / SAMPLE_RATE, confidence=conf)
+            await self.push_frame(stamp(voice, window_end, live))
             event = self._segmenter.feed(window_end, conf)
             if event is not None:
                 await self._emit(event, live)

@@ -17,6 +17,8 @@ from agent.asr.segment_stt import SegmentSTTProcessor
 from agent.asr.streaming import StreamingRecognizer
 from agent.asr.streaming_stt import StreamingSTTProcessor
 from agent.asr.whisper_model import WhisperRecognizer
+from agent.bargein.processor import BargeInProcessor
+from agent.echo import EchoCanceller, EchoCancelProcessor, EchoPathDetector
 from agent.events import Timeline
 from agent.latency import Stage
 from agent.llm.reply import LLMProcessor, ReplySource
@@ -69,6 +71,7 @@ class LocalPipeline:
     processors: list[FrameProcessor]
     speaker: SpeakerProcessor
     stages: list[Stage]
+    context: LLMContext
 
 
 def build(
@@ -89,19 +92,27 @@ def build(
     vad = VADProcessor(SileroVoice(), settings.vad, timeline, **mode)
     stt: SegmentSTTProcessor | StreamingSTTProcessor
     if settings.asr == "streaming":
-        recognizer = StreamingRecognizer(models.whisper.decode_window, settings.streaming)
+        recognizer = StreamingRecognizer(
+            models.whisper.decode_window,
+            settings.streaming,
+            models.whisper.final_decoder(settings.streaming.flush_beam_size),
+        )
         stt = StreamingSTTProcessor(recognizer, timeline, **mode)
     else:
         stt = SegmentSTTProcessor(models.whisper, settings.segment_stt, timeline, **mode)
     turn = TurnProcessor(detectors(models, settings), settings.turn, context, timeline, **mode)
+    barge_in = BargeInProcessor(settings.barge_in, context, timeline, **mode)
     llm = LLMProcessor(replies, context, timeline, greeting=greeting, **mode)
     tts = TTSProcessor(models.voice, timeline, **mode)
     speaker = SpeakerProcessor(timeline, **mode)
-    return LocalPipeline(
-        [vad, stt, turn, llm, tts, speaker],
-        speaker,
-        [vad.stage, stt.stage, turn.stage, tts.stage],
-    )
+    processors: list[FrameProcessor] = [vad, stt, turn, barge_in, llm, tts, speaker]
+    stages = [vad.stage, stt.stage, turn.stage, tts.stage]
+    if settings.echo.enabled:
+        canceller = EchoCanceller(settings.echo)
+        echo = EchoCancelProcessor(canceller, EchoPathDetector(settings.echo), speaker.output, **mode)
+        processors.insert(0, echo)
+        stages.insert(0, echo.stage)
+    return LocalPipeline(processors, speaker, stages, context)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,10 @@ class LocalAgreement:
                 break
             commit.append(word)
         self._ledger.extend(commit)
-        self._previous = new[len(commit) :]
+        rest = new[len(commit) :]
+        if commit:  # the seam repeat again, now inside this hypothesis
+            rest = rest[_overlap([norm(w.text) for w in self._ledger[-_MAX_SEAM_WORDS:]], rest, 2) :]
+        self._previous = rest
         return commit
 
     def finalize(self, until: float | None = None) -> list[Word]:
@@ -94,7 +97,17 @@ class LocalAgreement:
         # The first few new words may still be the last committed ones (word times jitter):
         # drop the longest such overlap, up to five words.
         tail = [norm(w.text) for w in self._ledger[-_MAX_SEAM_WORDS:]]
-        for n in range(min(len(tail), len(new)), 0, -1):
-            if tail[-n:] == [norm(w.text) for w in new[:n]]:
-                return new[n:]
-        return new
+        n = _overlap(tail, new, 1)
+        if n:
+            # Tiny models also say the seam twice ("for you for you" after a committed "for
+            # you"); a repeat of two or more committed words right at the seam is dropped too.
+            n += _overlap(tail, new[n:], 2)
+        return new[n:]
+
+
+def _overlap(tail: list[str], new: Sequence[Word], shortest: int) -> int:
+    """How many of the first ``new`` words repeat the end of ``tail`` (0 if fewer than shortest)."""
+    for n in range(min(len(tail), len(new)), shortest - 1, -1):
+        if tail[-n:] == [norm(w.text) for w in new[:n]]:
+            return n
+    return 0

@@ -55,10 +55,21 @@ class StreamingSettings(BaseModel):
         1.0, description="no reading of a buffer shorter than this: tiny models invent words on it (s)"
     )
     prompt_chars: int = Field(200, description="committed text given to Whisper as the prompt")
+    settle_s: float = Field(
+        0.0,
+        description="after a VAD stop keep reading this long before the tail is forced final: the "
+        "words just before the stop get a second reading with audio after them (s)",
+    )
     flush_decode_s: float = Field(
         0.05,
-        description="at a VAD stop, transcribe once more if the speech went on this long after the "
-        "last reading (s); otherwise the last reading's tail is final as it is",
+        description="at a VAD stop with nothing pending, transcribe once more if the speech went on "
+        "this long after the last reading (s); a pending tail always gets a final reading",
+    )
+    flush_beam_size: int = Field(
+        1,
+        ge=1,
+        description="beam of the final reading at a VAD stop; 5 fixed words on jfk but made tiny.en "
+        "repeat whole sentences at some flushes, so greedy stays the default",
     )
     no_speech_threshold: float = Field(0.6, description="ignore a hypothesis Whisper thinks is not speech")
     logprob_threshold: float = Field(-1.0, description="... when its mean log-probability is also below this")
@@ -75,8 +86,13 @@ class Update:
 class StreamingRecognizer:
     """Audio buffer, prompt and LocalAgreement around a Whisper decode function."""
 
-    def __init__(self, decode: Decode, settings: StreamingSettings) -> None:
+    def __init__(
+        self, decode: Decode, settings: StreamingSettings, final_decode: Decode | None = None
+    ) -> None:
+        """``decode`` reads the buffer while the user speaks; ``final_decode`` (default: the
+        same) makes the last reading at a VAD stop, typically with ``flush_beam_size``."""
         self._decode = decode
+        self._final_decode = final_decode or decode
         self._s = settings
         self._agreement = LocalAgreement()
         self._chunks: list[np.ndarray] = []  # the buffer, joined lazily (appends stay O(1))
@@ -85,6 +101,7 @@ class StreamingRecognizer:
         self._speaking = False
         self._stopped_at = 0.0  # media time the last speech ended
         self._decoded_until = 0.0  # media time the latest hypothesis covers
+        self._pending_stop: tuple[float, float] | None = None  # (VAD stop time, speech end)
         self.decodes = 0
 
     @property
@@ -117,8 +134,27 @@ class StreamingRecognizer:
             self._cut(self.end_time - self._s.max_buffer_s)
 
     def speech_started(self) -> None:
-        """The VAD heard speech: from now on the buffer grows (it holds the pre-roll already)."""
+        """The VAD heard speech: from now on the buffer grows (it holds the pre-roll already).
+        A stop still settling is forgotten: the speaker went on."""
         self._speaking = True
+        self._pending_stop = None
+
+    def speech_stopped(self, now: float, speech_end: float) -> None:
+        """The VAD says the speech stopped (at ``speech_end``); the tail is forced final once
+        ``settle_s`` has passed without new speech (see :meth:`flush_due`)."""
+        if self._speaking:
+            self._pending_stop = (now, speech_end)
+
+    def flush_due(self, now: float) -> float | None:
+        """The speech end to pass to :meth:`finish` once the settle time after a VAD stop is
+        over, else None::
+
+            speech ====|.. VAD stop ...... settle_s ......| finish(): tail final
+                            reading at chunk_s ^  (commits by agreement)
+        """
+        if self._pending_stop is None or now - self._pending_stop[0] < self._s.settle_s - 1e-9:
+            return None
+        return self._pending_stop[1]
 
     def due(self, now: float) -> bool:
         """True when enough new audio has come in for another decode (and the buffer is long
@@ -131,32 +167,42 @@ class StreamingRecognizer:
 
     def update(self) -> Update:
         """Transcribe the buffer and commit what the last two hypotheses agree on."""
-        committed = self._agreement.insert(self._hypothesis())
+        reading = self._hypothesis()
+        committed = self._agreement.insert(reading) if self._reaches(reading) else []
         committed += self._trim()
         return Update(committed, self._agreement.partial)
 
     def finish(self, speech_end: float) -> Update:
         """The speech stopped at ``speech_end``: finalise everything heard up to it."""
         committed: list[Word] = []
-        if self._speaking and speech_end - self._decoded_until > self._s.flush_decode_s:
-            reading = self._hypothesis()
-            # Tiny models sometimes return a reading that skips words the previous one had, or
-            # merges them into committed ones ("555 -50123"). A reading whose new words do not
-            # reach as far as the previous tail is not used: the tail is final as it was.
-            previous = self._agreement.partial
-            fresh = self._agreement.after_committed(reading)
-            reach = max((w.end for w in fresh), default=0.0)
-            if not previous or reach >= previous[-1].end - _REACH_SLACK_S:
+        went_on = speech_end - self._decoded_until > self._s.flush_decode_s
+        if self._speaking and (went_on or self._agreement.partial):
+            reading = self._hypothesis(final=True)
+            if self._reaches(reading):
                 committed += self._agreement.insert(reading)
         committed += self._agreement.finalize()
         self._speaking = False
+        self._pending_stop = None
         self._stopped_at = speech_end
         return Update(committed, [])
 
-    def _hypothesis(self) -> list[Word]:
+    def _reaches(self, reading: list[Word]) -> bool:
+        """False for a reading that drops words the previous one had heard.
+
+        Tiny models sometimes return a reading that skips words, squeezes the buffer into a few
+        words, or merges new words into committed ones ("555 -50123"). A reading whose new words
+        do not reach as far as the previous tail is not used: the previous tail stands (and is
+        what a flush makes final), so no heard word is lost.
+        """
+        previous = self._agreement.partial
+        fresh = self._agreement.after_committed(reading)
+        reach = max((w.end for w in fresh), default=0.0)
+        return not previous or reach >= previous[-1].end - _REACH_SLACK_S
+
+    def _hypothesis(self, final: bool = False) -> list[Word]:
         self.decodes += 1
         self._decoded_until = self.end_time
-        result = self._decode(self._audio, self._prompt())
+        result = (self._final_decode if final else self._decode)(self._audio, self._prompt())
         s = self._s
         if result.no_speech_prob > s.no_speech_threshold and result.avg_logprob < s.logprob_threshold:
             return []

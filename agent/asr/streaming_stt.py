@@ -48,14 +48,28 @@ class StreamingSTTProcessor(FrameProcessor):
             self._vad_live = live_time(frame)
             self._asr.speech_started()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            t, edge = media_time(frame), float(frame.metadata.get("edge", media_time(frame)))
-            update, live = await self._run(lambda: self._asr.finish(edge), max(t, live_time(frame)))
-            await self._emit(update, t, live)
-            self._timeline.add("asr_flush", t, live, audio_end=round(t, 3))
-            await self.push_frame(stamp(AsrFlushedFrame(audio_end=t), t, live))
-        elif isinstance(frame, MediaClockFrame) and self._asr.due(frame.t):
+            t = media_time(frame)
+            self._vad_live = live_time(frame)
+            self._asr.speech_stopped(t, float(frame.metadata.get("edge", t)))
+            await self._maybe_flush(t)
+        elif (
+            isinstance(frame, MediaClockFrame)
+            and not await self._maybe_flush(frame.t)
+            and self._asr.due(frame.t)
+        ):
             update, live = await self._run(self._asr.update, max(frame.t, self._vad_live))
             await self._emit(update, frame.t, live)
+
+    async def _maybe_flush(self, t: float) -> bool:
+        """Finalise the tail once the settle time after a VAD stop is over."""
+        edge = self._asr.flush_due(t)
+        if edge is None:
+            return False
+        update, live = await self._run(lambda: self._asr.finish(edge), max(t, self._vad_live))
+        await self._emit(update, t, live)
+        self._timeline.add("asr_flush", t, live, audio_end=round(t, 3))
+        await self.push_frame(stamp(AsrFlushedFrame(audio_end=t), t, live))
+        return True
 
     async def _run(self, step: object, ready_live: float) -> tuple[Update, float]:
         watch = Stopwatch()

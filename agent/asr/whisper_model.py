@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -75,14 +76,18 @@ class WhisperRecognizer:
         )
         return [Word(w.word.strip(), w.start, w.end) for s in segments for w in s.words or []]
 
-    def decode_window(self, audio: np.ndarray, prompt: str = "") -> WindowResult:
+    def decode_window(self, audio: np.ndarray, prompt: str = "", beam_size: int = 1) -> WindowResult:
         """Streaming decode of a buffer on a short encoder window (see ``window_decoder``),
         redone on the full 30 s window if the short one produced a repetition loop."""
-        result = self._window.decode(audio, prompt)
+        result = self._window.decode(audio, prompt, beam_size=beam_size)
         if result.looped:
             self.fallbacks += 1
-            result = self._window.decode(audio, prompt, full_window=True)
+            result = self._window.decode(audio, prompt, full_window=True, beam_size=beam_size)
         return result
+
+    def final_decoder(self, beam_size: int) -> Callable[[np.ndarray, str], WindowResult]:
+        """``decode_window`` with a wider beam: for the one reading that makes a tail final."""
+        return lambda audio, prompt: self.decode_window(audio, prompt, beam_size)
 
     def transcribe(self, audio: np.ndarray, offset: float) -> list[Word]:
         """Words spoken in ``audio``, whose first sample is at media time ``offset`` seconds.

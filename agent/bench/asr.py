@@ -81,7 +81,11 @@ class StreamRun:
     def __init__(self, whisper: WhisperRecognizer, settings: Settings) -> None:
         self.timeline = Timeline()
         self.vad = VADProcessor(SileroVoice(), settings.vad, self.timeline, enable_direct_mode=True)
-        self.recognizer = StreamingRecognizer(whisper.decode_window, settings.streaming)
+        self.recognizer = StreamingRecognizer(
+            whisper.decode_window,
+            settings.streaming,
+            whisper.final_decoder(settings.streaming.flush_beam_size),
+        )
         self.stt = StreamingSTTProcessor(self.recognizer, self.timeline, enable_direct_mode=True)
         self.max_buffer_s = 0.0
 

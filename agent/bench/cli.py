@@ -12,7 +12,7 @@ from typing import Any
 from agent.asr.whisper_model import WhisperRecognizer
 from agent.bench.asr import bench_file, overall, soak
 from agent.media import AudioError
-from agent.settings import Settings
+from agent.settings import Settings, with_overrides
 
 
 def _reference(path: Path, ref: str | None, single: bool) -> str | None:
@@ -26,7 +26,11 @@ def bench_asr(args: argparse.Namespace) -> int:
     if args.ref is not None and len(args.audio) != 1:
         print("agent: --ref is the text of a single file; give one audio file with it", file=sys.stderr)
         return 2
-    settings = Settings()
+    try:
+        settings = with_overrides(Settings(), args.set)
+    except ValueError as e:
+        print(f"agent: {e}", file=sys.stderr)
+        return 2
     if args.chunk_s is not None:
         settings.streaming.chunk_s = args.chunk_s
     try:

@@ -50,7 +50,12 @@ class OpenAIReplies:
 
     async def reply(self, context: LLMContext) -> list[Token]:
         messages: list[Any] = [{"role": "system", "content": self._settings.system_prompt}]
-        messages += [m for m in context.get_messages() if isinstance(m, dict)]
+        # Only role and content go out: our own marks (``interrupted``) are not OpenAI fields.
+        messages += [
+            {"role": m["role"], "content": m.get("content", "")}
+            for m in context.get_messages()
+            if isinstance(m, dict) and "role" in m
+        ]
         begin = time.perf_counter()
         tokens: list[Token] = []
         try:

@@ -6,7 +6,8 @@ each token when the media clock reaches it, so the rest of the pipeline sees a s
 
     turn_end ──ttft──► token ─► token ─► ... ─► token   (LLMFullResponseStart/Text/End frames)
 
-A new request while a reply is still streaming replaces it (the unsent tokens are dropped).
+A new request while a reply is still streaming replaces it (the unsent tokens are dropped); so
+does a barge-in's cancel (:class:`~agent.frames.BotOutputFrame`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent.events import Timeline
-from agent.frames import MediaClockFrame, live_time, media_time, stamp
+from agent.frames import BotOutputFrame, MediaClockFrame, live_time, media_time, stamp
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class LLMProcessor(FrameProcessor):
         if isinstance(frame, LLMContextFrame):
             await self._start(frame)
             return
+        if isinstance(frame, BotOutputFrame) and frame.action == "cancel" and self._pending is not None:
+            await self._close(cancelled=True)  # the user cut in: generate no more
         await self.push_frame(frame, direction)
         if isinstance(frame, MediaClockFrame):
             if self._greeting is not None:
@@ -117,7 +120,9 @@ class LLMProcessor(FrameProcessor):
         t, live = p.request_t + last, p.request_live + last
         self._timeline.add("llm_done", t, live, text=p.text.strip(), cancelled=cancelled)
         self._context.add_message({"role": "assistant", "content": p.text.strip()})
-        await self.push_frame(stamp(LLMFullResponseEndFrame(), t, live))
+        end = LLMFullResponseEndFrame()
+        end.metadata["cancelled"] = cancelled  # the TTS drops an unfinished sentence
+        await self.push_frame(stamp(end, t, live))
 
 
 def split_tokens(text: str, ttft_s: float, interval_s: float) -> list[Token]:

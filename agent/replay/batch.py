@@ -3,7 +3,7 @@
 Layout of the output folder::
 
     DIR/summary.json                 {"overall": {...}, "scenarios": {name: {...}}}
-    DIR/<scenario>/timeline.json     {"events": [...], "truth": [...]}
+    DIR/<scenario>/timeline.json     {"events": [...], "truth": [...], "context": [...]}
     DIR/<scenario>/report.html       the timeline a person reads
     DIR/<scenario>/mic.wav           what the microphone heard
     DIR/eot_manifest.jsonl           the true pauses, for ``agent eot-eval``
@@ -36,7 +36,7 @@ def write_run(run: ScenarioRun, out: Path, figures: dict[str, Any]) -> None:
     """The scenario's own folder: timeline and report."""
     folder = out / run.scenario.name
     folder.mkdir(parents=True, exist_ok=True)
-    timeline = {**run.timeline.to_json(), "truth": [s.as_dict() for s in run.truth]}
+    timeline = {**run.timeline.to_json(), "truth": [s.as_dict() for s in run.truth], "context": run.context}
     (folder / "timeline.json").write_text(json.dumps(timeline, indent=1))
     page = render(
         run.scenario.name,

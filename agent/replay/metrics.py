@@ -19,8 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from agent.replay.bargein_metrics import score_barge_in
 from agent.replay.player import TruthStep
 from agent.replay.scenario import Expect
+
+_BARGE_IN_COUNTS = ("barge_in_attempts", "false_barge_ins", "missed_barge_ins", "resumed_after_false_alarm")
 
 MISSED_AFTER_S = 3.0
 """A true turn end with no decision within this many seconds is a missed turn."""
@@ -70,6 +73,7 @@ def score(events: list[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str,
         bot = next((b for b in bot_starts if b["t"] >= e["t"] and b["t"] < nxt), None)
         if bot is not None:
             v2v.append(1000 * (bot.get("t_live", bot["t"]) - step.end))
+    barge = score_barge_in(events, truth)
     return {
         "turns": len(turns),
         "turn_ends": len(ends),
@@ -78,7 +82,10 @@ def score(events: list[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str,
         "premature_cutoffs": premature,
         "missed_turns": missed,
         "spurious_turn_ends": len(ends) - len(matched),
-        "_values": {"eot": eot, "v2v": v2v},
+        "barge_in_stop_ms": percentiles(barge["stop_ms"]),
+        **{k: barge[k] for k in _BARGE_IN_COUNTS},
+        "interrupted_replies": barge["interrupted_replies"],
+        "_values": {"eot": eot, "v2v": v2v, "stop": barge["stop_ms"]},
     }
 
 
@@ -92,6 +99,9 @@ def pool(per_scenario: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
     out["eot_latency_ms"] = percentiles(eot, with_max=True)
     out["voice_to_voice_ms"] = percentiles(v2v)
+    out["barge_in_stop_ms"] = percentiles([v for s in per_scenario for v in s["_values"]["stop"]])
+    for k in _BARGE_IN_COUNTS:
+        out[k] = sum(s[k] for s in per_scenario)
     return out
 
 
@@ -104,7 +114,7 @@ def check(expect: Expect, figures: dict[str, Any], events: list[dict[str, Any]])
     failed = []
     if expect.turns is not None and figures["turn_ends"] != expect.turns:
         failed.append(f"turns: expected {expect.turns} turn ends, got {figures['turn_ends']}")
-    for key in ("premature_cutoffs", "missed_turns"):
+    for key in ("premature_cutoffs", "missed_turns", "false_barge_ins", "missed_barge_ins"):
         limit = getattr(expect, key)
         if limit is not None and figures[key] > limit:
             failed.append(f"{key}: expected at most {limit}, got {figures[key]}")

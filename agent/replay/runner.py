@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,8 @@ class ScenarioRun:
     bot_audio: np.ndarray
     wall_seconds: float
     compute_seconds: dict[str, float] = field(default_factory=dict)
+    context: list[dict[str, Any]] = field(default_factory=list)
+    """The conversation as the LLM saw it at the end (interrupted replies: the heard part)."""
     stopped: str | None = None
     """Why the replay was stopped before the scenario ended (None: it ran to the end)."""
 
@@ -109,6 +112,7 @@ class Replayer:
             bot_audio=bot,
             wall_seconds=time.perf_counter() - began,
             compute_seconds={s.name: round(s.compute_seconds, 3) for s in pipeline.stages},
+            context=[dict(m) for m in pipeline.context.get_messages() if isinstance(m, dict)],
             stopped=stopped,
         )
 

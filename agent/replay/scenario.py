@@ -126,6 +126,8 @@ class Expect(_Strict):
     premature_cutoffs: int | None = Field(None, ge=0, description="at most this many cutoffs")
     missed_turns: int | None = Field(None, ge=0, description="at most this many missed turns")
     max_eot_latency_ms: float | None = Field(None, gt=0, description="slowest end-of-turn")
+    false_barge_ins: int | None = Field(None, ge=0, description="at most this many false barge-ins")
+    missed_barge_ins: int | None = Field(None, ge=0, description="at most this many missed barge-ins")
     finals_include: list[str] = Field(default_factory=list, description="words the finals hold")
 
 

@@ -24,7 +24,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent.events import Timeline
-from agent.frames import live_time, media_time, stamp
+from agent.frames import BotOutputFrame, live_time, media_time, stamp
 from agent.latency import Stage, Stopwatch
 from agent.media import SAMPLE_RATE, to_pcm16
 from agent.tts.piper_voice import PiperSynth
@@ -53,8 +53,13 @@ class TTSProcessor(FrameProcessor):
             *complete, self._text = _SENTENCE_END.split(self._text)
             for sentence in complete:
                 await self._speak(sentence, frame)
+        elif isinstance(frame, BotOutputFrame) and frame.action == "cancel":
+            self._text = ""  # the user cut in: say nothing more of this reply
+            if self._started:
+                self._started = False
+                await self.push_frame(stamp(TTSStoppedFrame(), media_time(frame), live_time(frame)))
         elif isinstance(frame, LLMFullResponseEndFrame):
-            if self._text.strip():
+            if self._text.strip() and not frame.metadata.get("cancelled"):
                 await self._speak(self._text, frame)
             self._text = ""
             if self._started:

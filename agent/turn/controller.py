@@ -11,7 +11,8 @@ media time, and asked on every tick what happens now::
 A turn ends at the first tick where (1) some detector said the current pause ends the turn and
 (2) the finals cover the user's speech up to the pause (``audio_end >= speech_end``), or
 ``final_wait_max_s`` after (1) if the recogniser never reports back. Partial transcripts are
-never an input. A turn whose finals hold no word (a cough, a door) is discarded, not ended.
+never an input. A turn whose finals hold no word (a cough, a door) is discarded, not ended, and
+so is a backchannel ("mm-hmm", "right") said while the bot was talking: it asks for no reply.
 Words that arrive after their turn ended (a recogniser slower than ``final_wait_max_s``) are not
 dropped: they join the next turn.
 """
@@ -25,6 +26,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from agent.bargein.backchannel import is_backchannel
 from agent.events import Final, Word
 from agent.turn.detectors import Detector, PauseContext, Verdict
 
@@ -75,6 +77,8 @@ class TurnController:
         self._covered = 0.0
         self._words: list[Word] = []
         self._done: Verdict | None = None
+        self._bot_talking = False
+        self._bot_during_turn = False
 
     @property
     def in_turn(self) -> bool:
@@ -85,11 +89,18 @@ class TurnController:
         """True while the user's speech up to the current pause is not yet covered by finals."""
         return self._speech_end is not None and self._covered < self._speech_end - _EPS
 
+    def bot_talking(self, talking: bool) -> None:
+        """The bot's audio started (True) or ended (False)."""
+        self._bot_talking = talking
+        if talking and self._in_turn:
+            self._bot_during_turn = True
+
     def speech_started(self, t: float, onset: float) -> list[TurnEvent]:
         """The VAD confirmed speech at ``t`` that began at ``onset``."""
         self._speaking = True
         if not self._in_turn:
             self._in_turn = True
+            self._bot_during_turn = self._bot_talking
             self._turn_start = onset
             self._speech_end = None
             self._done = None
@@ -157,7 +168,9 @@ class TurnController:
         self._done = None
         extra: dict[str, object] = {"finals_timed_out": True} if timed_out else {}
         text = " ".join(w.text for w in words)
-        if not words:
+        if self._bot_during_turn and is_backchannel(w.text for w in words):
+            extra["backchannel"] = text
+        if not words or "backchannel" in extra:
             return TurnEvent(
                 "turn_discarded",
                 now,

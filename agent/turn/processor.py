@@ -9,6 +9,8 @@ words appended to the shared ``LLMContext`` and an ``LLMContextFrame`` to start 
 from __future__ import annotations
 
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     Frame,
     InputAudioRawFrame,
     LLMContextFrame,
@@ -56,6 +58,9 @@ class TurnProcessor(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, InputAudioRawFrame):
             self._history.append(from_pcm16(frame.audio))
+        elif isinstance(frame, (BotStartedSpeakingFrame, BotStoppedSpeakingFrame)):
+            if direction == FrameDirection.UPSTREAM:
+                self._controller.bot_talking(isinstance(frame, BotStartedSpeakingFrame))
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self._vad_live = live_time(frame)
             onset = float(frame.metadata.get("edge", media_time(frame)))
