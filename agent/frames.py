@@ -62,6 +62,14 @@ class BotOutputFrame(SystemFrame):
 
 
 @dataclass
+class FalseAlarmFrame(SystemFrame):
+    """Sent upstream by barge-in: the user's sound since media time ``onset`` was no turn (a
+    backchannel, a noise, an unreadable reading) and the bot went on; drop its words."""
+
+    onset: float = 0.0
+
+
+@dataclass
 class BotHeardFrame(SystemFrame):
     """Sent upstream by the speaker when a reply is cancelled: the words the user heard whole."""
 

@@ -46,6 +46,27 @@ def test_repeated_words_at_the_seam_are_not_committed_twice() -> None:
     assert texts(la.committed) == ["one", "two", "three", "four"]
 
 
+def test_a_seam_said_twice_is_dropped_once_more() -> None:
+    """Tiny models repeat the committed end at a new buffer's start: "for you for you"."""
+    la = LocalAgreement()
+    la.insert(hyp("can do for you"))
+    la.insert(hyp("can do for you"))
+    twice = [
+        Word(w, 1.6 + 0.2 * i, 1.75 + 0.2 * i) for i, w in enumerate(["for", "you", "for", "you", "ask"])
+    ]
+    assert la.after_committed(twice)[0].text == "ask"
+    # A single repeated word may be real ("no, no"): only two or more are dropped the second time.
+    once = [Word(w, 1.6 + 0.2 * i, 1.75 + 0.2 * i) for i, w in enumerate(["you", "you", "ask"])]
+    assert texts(la.after_committed(once)) == ["you", "ask"]
+
+
+def test_a_repeat_inside_one_hypothesis_is_not_kept_as_the_tail() -> None:
+    la = LocalAgreement()
+    la.insert(hyp("for you"))
+    assert texts(la.insert(hyp("for you for you"))) == ["for", "you"]
+    assert la.partial == []
+
+
 def test_finalize_commits_the_tail_without_agreement() -> None:
     la = LocalAgreement()
     la.insert(hyp("my number is"))

@@ -181,3 +181,50 @@ def test_a_flush_reading_that_merges_new_words_into_committed_ones_is_not_used()
     )
 
     assert scripted_flush(readings) == ["555.", "0123."]
+
+
+def test_a_regular_reading_that_drops_words_is_not_used() -> None:
+    """Seen on jfk: the last reading before the stop squeezed the buffer into fewer words, which
+    emptied the tail, and the flush then had nothing left to make final ("country" lost)."""
+    readings = iter(
+        [
+            [Word("for", 0.1, 0.3)],
+            [Word("for", 0.1, 0.3), Word("your", 0.4, 0.6), Word("country", 0.65, 1.1)],
+            [Word("for", 0.1, 0.3), Word("your", 0.4, 0.6)],  # drops "country"
+            [Word("for", 0.1, 0.3)],  # the flush reading is no better
+        ]
+    )
+
+    def decode(audio: np.ndarray, prompt: str) -> WindowResult:
+        return WindowResult(next(readings), 0.01, -0.2, False)
+
+    rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=0.4, min_decode_s=0))
+    rec.speech_started()
+    committed = []
+    for k in range(1, 61):
+        rec.append(np.zeros(320, np.float32))
+        if rec.due(k * 0.02):
+            committed += rec.update().committed
+    committed += rec.finish(1.2).committed
+    assert [w.text for w in committed] == ["for", "your", "country"]
+
+
+def test_the_tail_is_forced_final_only_after_settle_s_without_new_speech() -> None:
+    rec = StreamingRecognizer(FakeWhisper(), StreamingSettings(settle_s=0.4))
+    rec.speech_started()
+    rec.speech_stopped(now=2.0, speech_end=1.8)
+    assert rec.flush_due(2.2) is None
+    assert rec.flush_due(2.4) == 1.8
+    rec.speech_started()  # the speaker went on: the stop is forgotten
+    assert rec.flush_due(3.0) is None
+    rec.speech_stopped(now=3.5, speech_end=3.3)
+    assert rec.flush_due(3.9) == 3.3
+    rec.finish(3.3)
+    assert rec.flush_due(5.0) is None
+
+
+def test_settle_zero_flushes_at_the_stop() -> None:
+    rec = StreamingRecognizer(FakeWhisper(), StreamingSettings())
+    rec.speech_started()
+    rec.speech_stopped(now=2.0, speech_end=1.8)
+    assert rec.flush_due(2.0) == 1.8

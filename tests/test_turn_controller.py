@@ -116,6 +116,47 @@ def test_words_after_the_pause_belong_to_the_next_turn() -> None:
     assert (end2.index, end2.text) == (1, "second")
 
 
+def test_a_backchannel_while_the_bot_talks_asks_for_no_reply() -> None:
+    c = controller()
+    c.bot_talking(True)
+    c.speech_started(1.2, 1.0)
+    c.speech_stopped(1.8, 1.6)
+    c.final(Final(words("Mm-hmm.", 1.0, 1.5), audio_end=1.8))
+    events = ticks(c, 1.8, 3.0)
+    assert [e.kind for e in events] == ["turn_discarded"]
+    assert events[0].extra["backchannel"] == "Mm-hmm."
+    # The same word to a quiet bot is a turn ("Okay." as an answer).
+    c.bot_talking(False)
+    c.speech_started(5.2, 5.0)
+    c.speech_stopped(5.8, 5.6)
+    c.final(Final(words("Okay.", 5.0, 5.5), audio_end=5.8))
+    assert [e.kind for e in ticks(c, 5.8, 7.0)] == ["turn_end"]
+
+
+def test_more_words_than_the_speech_could_hold_over_the_bot_are_no_turn() -> None:
+    c = controller()
+    c.bot_talking(True)
+    c.speech_started(1.2, 1.0)
+    c.speech_stopped(1.6, 1.4)
+    c.final(Final(words("hey I'm up hey I'm up", 1.0, 1.4), audio_end=1.6))
+    events = ticks(c, 1.6, 3.0)
+    assert [e.kind for e in events] == ["turn_discarded"] and "unreadable" in events[0].extra
+
+
+def test_a_false_alarm_discards_the_turn_and_all_its_words() -> None:
+    c = controller()
+    c.speech_started(1.2, 1.0)
+    c.speech_stopped(1.6, 1.4)
+    # A hallucinated reading stamps words after the speech; they must not reach the next turn.
+    c.final(Final(words("hey I'm up", 1.0, 1.4) + words("hey I'm up", 1.5, 1.6), audio_end=1.6))
+    events = c.false_alarm(1.0, 1.62)
+    assert [e.kind for e in events] == ["turn_discarded"] and not c.in_turn
+    c.speech_started(4.2, 4.0)
+    c.speech_stopped(4.8, 4.6)
+    c.final(Final(words("thanks", 4.0, 4.5), audio_end=4.8))
+    assert [e.text for e in ticks(c, 4.8, 6.0)] == ["thanks"]
+
+
 def test_smart_turn_is_checked_once_per_pause_after_its_delay() -> None:
     calls: list[float] = []
 

@@ -27,7 +27,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agent.bargein.backchannel import is_backchannel
+from agent.bargein.backchannel import is_backchannel, too_many_words
 from agent.events import Word
 
 
@@ -84,6 +84,7 @@ class BargeInController:
         self._run_start: float | None = None  # start of the current voiced run
         self._episode: _Episode | None = None
         self._segment_open = False
+        self._last_window: float | None = None
 
     def bot_started(self, t: float) -> None:
         """The bot's audio started playing."""
@@ -98,6 +99,9 @@ class BargeInController:
     def voice(self, window_end: float, window_s: float, confidence: float) -> list[BargeInEvent]:
         """One VAD window of the (echo-cancelled) microphone."""
         voiced = confidence >= self._s.confidence
+        if self._last_window is not None and window_end - window_s > self._last_window + 1e-6:
+            self._run_start = None  # a gap in the windows: no run goes across it
+        self._last_window = window_end
         if voiced and self._run_start is None:
             self._run_start = window_end - window_s
         elif not voiced:
@@ -108,7 +112,7 @@ class BargeInController:
                 ep.voiced_s += window_s
                 ep.quiet_since = None
             elif ep.quiet_since is None:
-                ep.quiet_since = window_end
+                ep.quiet_since = window_end - window_s
             return self._check(window_end)
         run = 0.0 if self._run_start is None else window_end - self._run_start
         if self.state == "speaking" and self._s.enabled and voiced and run >= self._s.pause_after_s - 1e-9:
@@ -143,9 +147,9 @@ class BargeInController:
         if not new:
             return []
         ep.words.extend(new)
-        if not is_backchannel(ep.words):
-            return self._end(BargeInEvent("interrupt", t, ep.onset, "words", tuple(ep.words)))
-        return []
+        if is_backchannel(ep.words) or too_many_words(len(ep.words), ep.voiced_s):
+            return []  # not (yet) a reason to stop; an unreadable final is no reason at all
+        return self._end(BargeInEvent("interrupt", t, ep.onset, "words", tuple(ep.words)))
 
     def tick(self, t: float) -> list[BargeInEvent]:
         """Media time moved on to ``t``."""
@@ -165,14 +169,14 @@ class BargeInController:
                 return self._resume(t, "timeout")
             return []
         if quiet_for >= s.resume_silence_s - 1e-9 or (ep.words and ep.quiet_since is not None):
-            return self._resume(t, "backchannel" if ep.words else "noise")
+            return self._resume(t, _kind(ep.words))
         return []
 
     def _resume(self, t: float, reason: str) -> list[BargeInEvent]:
         ep = self._episode
         assert ep is not None
         out = []
-        if ep.words:
+        if reason == "backchannel":
             out.append(BargeInEvent("backchannel", t, ep.onset, reason, tuple(ep.words)))
         self._episode = None
         self.state = "speaking"
@@ -183,3 +187,10 @@ class BargeInController:
         self._episode = None
         self.state = "quiet"
         return [event]
+
+
+def _kind(words: list[str]) -> str:
+    """Why an episode with nothing confirmed ends: no words, backchannel words, or unreadable ones."""
+    if not words:
+        return "noise"
+    return "backchannel" if is_backchannel(words) else "unreadable"

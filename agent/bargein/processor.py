@@ -5,8 +5,10 @@ In (upstream, from the speaker): bot started/stopped speaking, and the words hea
 cancelled reply. Out: :class:`~agent.frames.BotOutputFrame` pause / resume / cancel, sent
 downstream before the tick's clock frame so the speaker acts within the same tick; timeline
 events ``barge_in_pause``, ``barge_in_resume``, ``barge_in``, ``backchannel`` and
-``bot_interrupted`` (with the heard text). On an interruption the conversation context keeps
-only what the user heard of the reply, marked ``"interrupted": True``.
+``bot_interrupted`` (with the heard text). After a resume, a
+:class:`~agent.frames.FalseAlarmFrame` goes upstream so the turn controller drops that sound's
+words instead of answering them. On an interruption the conversation context keeps only what
+the user heard of the reply, marked ``"interrupted": True``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from agent.frames import (
     AsrFlushedFrame,
     BotHeardFrame,
     BotOutputFrame,
+    FalseAlarmFrame,
     MediaClockFrame,
     VoiceWindowFrame,
     live_time,
@@ -90,6 +93,9 @@ class BargeInProcessor(FrameProcessor):
         self._timeline.add(_TIMELINE[event.action], event.t, live, **fields)
         out = BotOutputFrame(action=_SPEAKER[event.action])  # type: ignore[arg-type]
         await self.push_frame(stamp(out, event.t, live))
+        if event.action == "resume":  # the turn controller must not answer that sound
+            alarm = FalseAlarmFrame(onset=event.onset)
+            await self.push_frame(stamp(alarm, event.t, live), FrameDirection.UPSTREAM)
 
     def _keep_heard(self, frame: BotHeardFrame) -> None:
         """The reply was cut: the context keeps only the words the user heard."""

@@ -12,7 +12,8 @@ A turn ends at the first tick where (1) some detector said the current pause end
 (2) the finals cover the user's speech up to the pause (``audio_end >= speech_end``), or
 ``final_wait_max_s`` after (1) if the recogniser never reports back. Partial transcripts are
 never an input. A turn whose finals hold no word (a cough, a door) is discarded, not ended, and
-so is a backchannel ("mm-hmm", "right") said while the bot was talking: it asks for no reply.
+so is a backchannel ("mm-hmm", "right") said while the bot was talking, or a reading with more
+words than that speech could hold: they ask for no reply.
 Words that arrive after their turn ended (a recogniser slower than ``final_wait_max_s``) are not
 dropped: they join the next turn.
 """
@@ -26,11 +27,12 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agent.bargein.backchannel import is_backchannel
+from agent.bargein.backchannel import is_backchannel, too_many_words
 from agent.events import Final, Word
 from agent.turn.detectors import Detector, PauseContext, Verdict
 
 _EPS = 1e-6
+_FALSE_ALARM_SLACK_S = 0.3  # Whisper stamps a word's start a little before the VAD onset
 
 TurnEventKind = Literal["turn_start", "turn_end", "turn_discarded", "eot_check"]
 
@@ -119,6 +121,18 @@ class TurnController:
             for d in self._detectors:
                 d.reset()
 
+    def false_alarm(self, onset: float, t: float) -> list[TurnEvent]:
+        """Barge-in found that the sound since ``onset`` was no turn: drop every word from it
+        (a hallucinated reading may stamp words after the speech) and discard the turn if it
+        began there."""
+        self._words = [w for w in self._words if w.start < onset - _FALSE_ALARM_SLACK_S]
+        if not self._in_turn or self._speaking or self._turn_start < onset - _FALSE_ALARM_SLACK_S:
+            return []
+        self._in_turn = False
+        self._speech_end = None
+        self._done = None
+        return [TurnEvent("turn_discarded", t, self._index, extra={"false_alarm": round(onset, 3)})]
+
     def final(self, final: Final) -> None:
         """Immutable words arrived; they also cover the audio up to ``final.audio_end``."""
         self._words.extend(final.words)
@@ -170,7 +184,9 @@ class TurnController:
         text = " ".join(w.text for w in words)
         if self._bot_during_turn and is_backchannel(w.text for w in words):
             extra["backchannel"] = text
-        if not words or "backchannel" in extra:
+        elif self._bot_during_turn and too_many_words(len(words), speech_end - self._turn_start):
+            extra["unreadable"] = text  # more words than the speech could hold: a hallucination
+        if not words or "backchannel" in extra or "unreadable" in extra:
             return TurnEvent(
                 "turn_discarded",
                 now,

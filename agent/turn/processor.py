@@ -24,7 +24,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent.events import Final, Timeline
-from agent.frames import AsrFlushedFrame, MediaClockFrame, live_time, media_time, stamp
+from agent.frames import AsrFlushedFrame, FalseAlarmFrame, MediaClockFrame, live_time, media_time, stamp
 from agent.latency import Stage
 from agent.media import AudioHistory, from_pcm16
 from agent.turn.controller import TurnController, TurnEvent, TurnSettings
@@ -73,6 +73,9 @@ class TurnProcessor(FrameProcessor):
         elif isinstance(frame, TranscriptionFrame) and isinstance(frame.result, Final):
             self._flush_live = max(self._flush_live, live_time(frame))
             self._controller.final(frame.result)
+        elif isinstance(frame, FalseAlarmFrame):
+            for event in self._controller.false_alarm(frame.onset, media_time(frame)):
+                await self._emit(event, live_time(frame))
         elif isinstance(frame, AsrFlushedFrame):
             self._flush_live = max(self._flush_live, live_time(frame))
             self._controller.flushed(frame.audio_end)
@@ -99,10 +102,11 @@ class TurnProcessor(FrameProcessor):
 
     async def _finish_turn(self, event: TurnEvent) -> None:
         v = event.verdict
-        assert v is not None
-        live = max(event.t, self._verdict_live.pop(v, event.t), self._flush_live)
+        live = max(event.t, self._verdict_live.pop(v, event.t) if v else event.t, self._flush_live)
         self._verdict_live.clear()
-        fields = {"index": event.index, "detector": v.detector, "score": v.score, **event.extra}
+        fields: dict[str, object] = {"index": event.index, **event.extra}
+        if v is not None:
+            fields.update(detector=v.detector, score=v.score)
         await self.push_frame(stamp(UserStoppedSpeakingFrame(), event.t, live))
         if event.kind == "turn_discarded":
             self._timeline.add("turn_discarded", event.t, live, **fields)
