@@ -46,3 +46,60 @@ def test_expectations() -> None:
         "missed_turns: expected at most 0, got 1",
         "finals_include: '555' not in the finals",
     ]
+
+
+def ev(kind: str, t: float, **fields) -> dict:
+    return {"type": kind, "t": t, **fields}
+
+
+def test_barge_in_stop_time_counts_from_the_true_onset_in_live_time() -> None:
+    events = [
+        ev("bot_audio_start", 1.0),
+        ev("barge_in_pause", 2.08, onset=2.02),
+        ev("bot_paused", 2.08, t_live=2.12),
+        ev("barge_in", 2.6, onset=2.02),
+        ev("bot_audio_stop", 2.6, interrupted=True),
+        ev("bot_interrupted", 2.6, heard="we are open"),
+    ]
+    f = score(events, [truth(0, 0.2, 0.8), truth(1, 2.0, 3.0)])
+    assert f["barge_in_attempts"] == 1
+    assert f["barge_in_stop_ms"]["p50"] == 120.0
+    assert (f["false_barge_ins"], f["missed_barge_ins"]) == (0, 0)
+    assert f["interrupted_replies"] == ["we are open"]
+
+
+def test_talking_through_an_interruption_is_missed() -> None:
+    events = [ev("bot_audio_start", 1.0), ev("bot_audio_stop", 4.0)]
+    f = score(events, [truth(0, 2.0, 3.5)])
+    assert f["missed_barge_ins"] == 1 and f["barge_in_stop_ms"]["count"] == 0
+
+
+def test_interruptions_by_backchannels_or_echo_are_false() -> None:
+    events = [
+        ev("bot_audio_start", 1.0),
+        ev("barge_in", 2.5, onset=2.05),  # during the "mm-hmm"
+        ev("bot_audio_stop", 2.5, interrupted=True),
+        ev("bot_audio_start", 5.0),
+        ev("barge_in", 5.8, onset=5.5),  # no user step at all: its own echo
+        ev("bot_audio_stop", 5.8, interrupted=True),
+        ev("bot_audio_start", 7.0),
+        ev("barge_in_resume", 7.9, onset=7.5),
+        ev("bot_audio_stop", 9.0),
+    ]
+    f = score(events, [truth(0, 2.0, 2.4, kind="backchannel"), truth(1, 7.5, 7.8, kind="noise")])
+    assert f["false_barge_ins"] == 2
+    assert f["resumed_after_false_alarm"] == 1
+    assert f["barge_in_attempts"] == 0
+
+
+def test_a_reply_split_by_a_short_tts_gap_is_still_the_bot_speaking() -> None:
+    events = [
+        ev("bot_audio_start", 1.0),
+        ev("bot_audio_stop", 1.5),
+        ev("bot_audio_start", 1.62),
+        ev("bot_paused", 1.7),
+        ev("bot_audio_stop", 2.0, interrupted=True),
+    ]
+    f = score(events, [truth(0, 1.55, 2.5)])
+    assert f["barge_in_attempts"] == 1
+    assert f["barge_in_stop_ms"]["p50"] == 150.0

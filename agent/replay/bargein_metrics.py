@@ -22,7 +22,11 @@ from agent.replay.player import TruthStep
 MISSED_AFTER_S = 1.0
 """A real interruption the bot talks through for longer than this is missed."""
 
+REPLY_GAP_S = 0.5
+"""Bot silences up to this long inside a reply still count as the bot speaking."""
+
 _ONSET_SLACK_S = 0.3  # VAD onsets may precede the synthesised clip's first word a little
+_STOP_SLACK_S = 0.05  # a pause may come that much before the first aligned word
 
 
 def playing_intervals(events: Sequence[dict[str, Any]]) -> list[tuple[float, float]]:
@@ -41,14 +45,29 @@ def playing_intervals(events: Sequence[dict[str, Any]]) -> list[tuple[float, flo
 
 
 def utterances(events: Sequence[dict[str, Any]]) -> list[tuple[float, float]]:
-    """Bot utterances from start to stop (pauses inside)."""
+    """Bot speech from start to stop (pauses inside); utterances less than ``REPLY_GAP_S``
+    apart are one (the TTS lagging between two sentences of a reply)."""
     starts = [e["t"] for e in events if e["type"] == "bot_audio_start"]
     stops = [e["t"] for e in events if e["type"] == "bot_audio_stop"]
-    return [(a, next((b for b in stops if b >= a), float("inf"))) for a in starts]
+    out: list[tuple[float, float]] = []
+    for a in starts:
+        b = next((b for b in stops if b >= a), float("inf"))
+        if out and a - out[-1][1] <= REPLY_GAP_S:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 def _overlap(intervals: Sequence[tuple[float, float]], a: float, b: float) -> float:
     return sum(max(0.0, min(b, y) - max(a, x)) for x, y in intervals)
+
+
+def _slack(stop: dict[str, Any]) -> float:
+    """A pause may come a hair before the clip's first aligned word; a sentence the bot ended by
+    itself before the user began is no reaction to them."""
+    natural = stop["type"] == "bot_audio_stop" and not stop.get("interrupted")
+    return 0.0 if natural else _STOP_SLACK_S
 
 
 def score_barge_in(events: Sequence[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str, Any]:
@@ -62,7 +81,7 @@ def score_barge_in(events: Sequence[dict[str, Any]], truth: Sequence[TruthStep])
     stop_ms: list[float] = []
     missed = 0
     for step in real:
-        stop = next((e for e in stops if e["t"] >= step.start - _ONSET_SLACK_S), None)
+        stop = next((e for e in stops if e["t"] >= step.start - _slack(e)), None)
         if stop is not None and stop["t"] <= step.end:
             stop_ms.append(1000 * (stop.get("t_live", stop["t"]) - step.start))
         if _overlap(playing, step.start, step.end) > MISSED_AFTER_S:
