@@ -29,17 +29,17 @@ def actions(events: list[BargeInEvent]) -> list[str]:
     return [e.action for e in events]
 
 
-def test_voice_pauses_the_bot_within_two_windows_and_keeps_the_onset() -> None:
+def test_voice_pauses_the_bot_within_one_window_and_keeps_the_onset() -> None:
     c = speaking()
     events = voice(c, 1.0, 1.2)
     assert actions(events) == ["pause"]
     assert events[0].onset == 1.0
-    assert events[0].t - events[0].onset <= 2 * W + 1e-9
+    assert events[0].t - events[0].onset <= W + 1e-9
     assert c.state == "paused"
 
 
-def test_a_single_voiced_window_does_not_pause() -> None:
-    c = speaking()
+def test_a_voiced_window_shorter_than_pause_after_s_does_not_pause() -> None:
+    c = speaking(BargeInSettings(pause_after_s=2 * W))
     assert voice(c, 1.0, 1.0 + W) == []
     assert voice(c, 1.0 + W, 1.5, conf=0.1) == []
     assert c.state == "speaking"
