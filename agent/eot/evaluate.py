@@ -127,20 +127,29 @@ def smart_turn_configs() -> list[Config]:
 
 def hybrid_configs() -> list[Config]:
     out: list[Config] = []
-    keys = {"threshold", "closed_threshold", "open_threshold", "open_min_silence_s", "max_silence_s"}
-    for th, closed, open_th, open_min, max_s in itertools.product(
+    keys = {
+        "threshold",
+        "closed_threshold",
+        "open_threshold",
+        "open_min_silence_s",
+        "max_silence_s",
+        "recheck_s",
+    }
+    for th, closed, open_th, open_min, max_s, recheck in itertools.product(
         (0.5, 0.7, 0.85, 0.95, 0.975, 0.985),
-        (0.2, 0.4, 0.6),
+        (0.2, 0.4, 0.6, 0.9),
         (0.9, 0.99, 1.01),  # 1.01: an unfinished sentence waits for max_silence_s
         (0.8, 1.2, 1.6, 2.0),
-        (2.0, 2.5, 3.0),
+        (1.5, 2.0, 2.5, 3.0),
+        (0.4, 10.0),  # 10 s: one check per pause, as Pipecat does
     ):
         s = HybridSettings(
             threshold=th,
-            closed_threshold=closed,
+            closed_threshold=min(closed, th),
             open_threshold=open_th,
             open_min_silence_s=open_min,
             max_silence_s=max_s,
+            recheck_s=recheck,
         )
         out.append(
             (s.model_dump(include=keys), partial(_hybrid_fire, s=s, checks=_checks(s.delay_s, s.recheck_s)))
