@@ -19,9 +19,14 @@ class Word:
     text: str
     start: float
     end: float
+    p: float = 1.0
+    """The recogniser's confidence in the word (Whisper's word probability; 1.0 when unknown)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"w": self.text, "start": round(self.start, 3), "end": round(self.end, 3)}
+        out: dict[str, Any] = {"w": self.text, "start": round(self.start, 3), "end": round(self.end, 3)}
+        if self.p < 1.0:
+            out["p"] = round(self.p, 3)
+        return out
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,11 @@ class BotOutputFrame(SystemFrame):
 
 
 @dataclass
+class CancelSpeculationFrame(SystemFrame):
+    """The user went on after a likely end: drop the reply prepared for it."""
+
+
+@dataclass
 class FalseAlarmFrame(SystemFrame):
     """Sent upstream by barge-in: the user's sound since media time ``onset`` was no turn (a
     backchannel, a noise, an unreadable reading) and the bot went on; drop its words."""

@@ -163,6 +163,20 @@ def test_more_words_than_the_voice_could_hold_are_no_reason_to_stop() -> None:
     assert actions(events) == ["resume"] and events[0].reason == "unreadable"
 
 
+def test_words_whisper_doubts_are_no_reason_to_stop() -> None:
+    c = speaking()
+    voice(c, 1.0, 1.5)
+    c.speech_started(1.2)
+    voice(c, 1.5, 1.7, conf=0.0)
+    doubtful = [Word("And", 1.0, 1.2, p=0.27), Word("then", 1.2, 1.3, p=0.55), Word("mom.", 1.3, 1.4, p=0.35)]
+    assert c.final(doubtful, 1.7) == []
+    assert [e.reason for e in c.flushed(1.7)] == ["unreadable"]
+    c2 = speaking()
+    voice(c2, 1.0, 1.5)
+    sure = [Word("Hold", 1.0, 1.2, p=0.9), Word("on", 1.2, 1.3, p=0.55)]
+    assert actions(c2.final(sure, 1.6)) == ["interrupt"]
+
+
 def test_backchannel_list() -> None:
     assert is_backchannel(["Mm-hmm."])
     assert is_backchannel(["Oh", "okay."])

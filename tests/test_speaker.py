@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import numpy as np
-from pipecat.frames.frames import Frame, InputAudioRawFrame, TTSAudioRawFrame, TTSStartedFrame
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.frames.frames import Frame, TTSAudioRawFrame, TTSStartedFrame
 
 from agent.events import Timeline, Word
-from agent.frames import BotHeardFrame, BotOutputFrame, MediaClockFrame, stamp
-from agent.lockstep import Lockstep
-from agent.media import SAMPLE_RATE, from_pcm16, to_pcm16
+from agent.frames import BotHeardFrame, BotOutputFrame
+from agent.media import SAMPLE_RATE, to_pcm16
 from agent.speaker import SpeakerProcessor, estimate_words
+from tests.drive import Script, drive
 
-TICK = 0.02
 LEVELS = {"one": 0.1, "two": 0.2, "three": 0.3}
 WORDS = (Word("one", 0.0, 0.3), Word("two", 0.3, 0.6), Word("three", 0.6, 1.0))
 
@@ -24,31 +21,6 @@ def sentence() -> tuple[np.ndarray, tuple[Word, ...]]:
     """One second of 'audio' whose samples tell which word they belong to."""
     audio = np.concatenate([np.full(round((w.end - w.start) * SAMPLE_RATE), LEVELS[w.text]) for w in WORDS])
     return audio.astype(np.float32), WORDS
-
-
-class Script(FrameProcessor):
-    """Before the speaker: sends scripted frames at their media times, then the tick's clock."""
-
-    def __init__(self, plan: list[tuple[float, Frame]]) -> None:
-        super().__init__(enable_direct_mode=True)
-        self._plan = sorted(plan, key=lambda p: p[0])
-        self._t = 0.0
-        self.upstream: list[Frame] = []
-
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        if direction == FrameDirection.UPSTREAM:
-            self.upstream.append(frame)
-            return
-        if not isinstance(frame, InputAudioRawFrame):
-            await self.push_frame(frame, direction)
-            return
-        start = self._t
-        self._t += len(from_pcm16(frame.audio)) / SAMPLE_RATE
-        while self._plan and self._plan[0][0] < self._t - 1e-9:
-            at, out = self._plan.pop(0)
-            await self.push_frame(stamp(out, at))
-        await self.push_frame(MediaClockFrame(t=self._t, dt=self._t - start))
 
 
 def tts(at: float) -> tuple[float, Frame]:
@@ -62,13 +34,7 @@ def run(plan: list[tuple[float, Frame]], seconds: float) -> tuple[SpeakerProcess
     timeline = Timeline()
     script = Script(plan)
     speaker = SpeakerProcessor(timeline, enable_direct_mode=True)
-
-    async def go() -> None:
-        async with Lockstep([script, speaker]) as line:
-            for _ in range(round(seconds / TICK)):
-                await line.feed(np.zeros(round(TICK * SAMPLE_RATE), np.float32))
-
-    asyncio.run(go())
+    drive(script, [speaker], seconds)
     return speaker, script, timeline
 
 

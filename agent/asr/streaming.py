@@ -206,7 +206,7 @@ class StreamingRecognizer:
         s = self._s
         if result.no_speech_prob > s.no_speech_threshold and result.avg_logprob < s.logprob_threshold:
             return []
-        return [Word(w.text, self._start + w.start, self._start + w.end) for w in result.words]
+        return [Word(w.text, self._start + w.start, self._start + w.end, w.p) for w in result.words]
 
     def _prompt(self) -> str:
         words: list[str] = []

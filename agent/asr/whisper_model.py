@@ -74,7 +74,7 @@ class WhisperRecognizer:
         segments, _ = self._model.transcribe(
             audio.astype(np.float32), language=self._settings.language, word_timestamps=True
         )
-        return [Word(w.word.strip(), w.start, w.end) for s in segments for w in s.words or []]
+        return [Word(w.word.strip(), w.start, w.end, w.probability) for s in segments for w in s.words or []]
 
     def decode_window(self, audio: np.ndarray, prompt: str = "", beam_size: int = 1) -> WindowResult:
         """Streaming decode of a buffer on a short encoder window (see ``window_decoder``),
@@ -117,5 +117,5 @@ class WhisperRecognizer:
                     continue
                 start = min(max(0.0, w.start), duration)
                 end = min(max(start, w.end), duration)
-                words.append(Word(text, offset + start, offset + end))
+                words.append(Word(text, offset + start, offset + end, w.probability))
         return words

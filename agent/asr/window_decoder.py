@@ -95,7 +95,12 @@ class WindowDecoder:
         [alignment] = m.find_alignment(self._tokenizer, [tokens], encoded, content)
         merge_punctuations(alignment, _PREPEND, _APPEND)
         words = [
-            Word(a["word"].strip(), min(float(a["start"]), duration), min(float(a["end"]), duration))
+            Word(
+                a["word"].strip(),
+                min(float(a["start"]), duration),
+                min(float(a["end"]), duration),
+                float(a.get("probability", 1.0)),
+            )
             for a in alignment
             if a["word"].strip()
         ]

@@ -50,6 +50,11 @@ class BargeInSettings(BaseModel):
     resume_after_s: float = Field(
         3.0, description="paused this long with nothing confirmed and no voice: resume anyway (s)"
     )
+    min_word_p: float = Field(
+        0.6,
+        description="words confirm an interruption only if Whisper's mean probability for them is "
+        "at least this: its readings of 'mm-hmm' measured 0.26-0.39, real speech 0.85-0.95",
+    )
 
 
 Action = Literal["pause", "resume", "interrupt", "backchannel"]
@@ -73,6 +78,7 @@ class _Episode:
     paused_at: float
     voiced_s: float = 0.0
     words: list[str] = field(default_factory=list)
+    probabilities: list[float] = field(default_factory=list)  # Whisper's, one per word
     segment_open: bool = False  # a VAD speech segment started and is not yet flushed
     quiet_since: float | None = None
 
@@ -145,12 +151,15 @@ class BargeInController:
         ep = self._episode
         if self.state != "paused" or ep is None:
             return []
-        new = [w.text for w in words if w.end > ep.onset - 0.05]
+        new = [w for w in words if w.end > ep.onset - 0.05]
         if not new:
             return []
-        ep.words.extend(new)
+        ep.words.extend(w.text for w in new)
+        ep.probabilities.extend(w.p for w in new)
         if is_backchannel(ep.words) or too_many_words(len(ep.words), ep.voiced_s):
             return []  # not (yet) a reason to stop; an unreadable final is no reason at all
+        if sum(ep.probabilities) / len(ep.probabilities) < self._s.min_word_p:
+            return []  # words Whisper itself doubts: what it makes of a hum or a cough
         return self._end(BargeInEvent("interrupt", t, ep.onset, "words", tuple(ep.words)))
 
     def tick(self, t: float) -> list[BargeInEvent]:

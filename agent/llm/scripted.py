@@ -19,18 +19,22 @@ class ScriptedLLMSettings(BaseModel):
 
 
 class ScriptedReplies:
-    """Answers each request with the next scripted line, in order."""
+    """Answers each user turn with the next scripted line, in order.
+
+    A turn is known by how many user messages the context holds, so asking twice for the same
+    turn (a speculative reply, then the real one) gives the same line, and a reply that was
+    never used does not use up a line.
+    """
 
     def __init__(self, replies: Sequence[str], settings: ScriptedLLMSettings) -> None:
         self._replies = list(replies)
         self._settings = settings
-        self._next = 0
+        self._given: dict[int, str] = {}  # user messages in the context -> the line given
 
     async def reply(self, context: LLMContext) -> list[Token]:
         s = self._settings
-        if self._next < len(self._replies):
-            text = self._replies[self._next]
-            self._next += 1
-        else:
-            text = s.fallback
-        return split_tokens(text, s.ttft_s, s.token_interval_s)
+        turn = sum(1 for m in context.get_messages() if isinstance(m, dict) and m.get("role") == "user")
+        if turn not in self._given:
+            used = len(self._given)
+            self._given[turn] = self._replies[used] if used < len(self._replies) else s.fallback
+        return split_tokens(self._given[turn], s.ttft_s, s.token_interval_s)

@@ -16,6 +16,16 @@ so is a backchannel ("mm-hmm", "right") said while the bot was talking, or a rea
 words than that speech could hold: they ask for no reply.
 Words that arrive after their turn ended (a recogniser slower than ``final_wait_max_s``) are not
 dropped: they join the next turn.
+
+A likely end comes first when a detector says "not yet" with a score of at least ``eager_score``
+(finals complete): an ``eager_end`` with the text so far, so the LLM may start early. If the user
+goes on, ``turn_resumed`` withdraws it; the ``turn_end`` carries the eager text, and a reply
+prepared on it is used only if the final text is the same::
+
+    user    ===== turn ====|...... pause ......|== more ==|.... pause ....
+    events                    ^eager_end         ^turn_resumed      ^turn_end (eager_text: None)
+    user    ===== turn ====|...... pause .............................
+    events                    ^eager_end            ^turn_end (eager_text == text: reply ready)
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ from agent.turn.detectors import Detector, PauseContext, Verdict
 _EPS = 1e-6
 _FALSE_ALARM_SLACK_S = 0.3  # Whisper stamps a word's start a little before the VAD onset
 
-TurnEventKind = Literal["turn_start", "turn_end", "turn_discarded", "eot_check"]
+TurnEventKind = Literal["turn_start", "turn_end", "turn_discarded", "eot_check", "eager_end", "turn_resumed"]
 
 
 class TurnSettings(BaseModel):
@@ -42,6 +52,11 @@ class TurnSettings(BaseModel):
 
     final_wait_max_s: float = Field(
         2.0, description="after a detector says done, how long to wait for finals at most (s)"
+    )
+    eager_score: float | None = Field(
+        0.5,
+        description="a 'not yet' verdict scoring at least this is a likely end: the reply may be "
+        "prepared early (None: never)",
     )
 
 
@@ -81,6 +96,7 @@ class TurnController:
         self._done: Verdict | None = None
         self._bot_talking = False
         self._bot_during_turn = False
+        self._eager_text: str | None = None  # the text an eager end was sent with, this pause
 
     @property
     def in_turn(self) -> bool:
@@ -110,6 +126,9 @@ class TurnController:
         # The user went on after a pause: whatever the detectors thought of it no longer holds.
         self._speech_end = None
         self._done = None
+        if self._eager_text is not None:
+            self._eager_text = None
+            return [TurnEvent("turn_resumed", t, self._index)]
         return []
 
     def speech_stopped(self, t: float, speech_end: float) -> None:
@@ -131,6 +150,7 @@ class TurnController:
         self._in_turn = False
         self._speech_end = None
         self._done = None
+        self._eager_text = None
         return [TurnEvent("turn_discarded", t, self._index, extra={"false_alarm": round(onset, 3)})]
 
     def final(self, final: Final) -> None:
@@ -162,11 +182,37 @@ class TurnController:
             events.append(TurnEvent("eot_check", now, self._index, verdict=verdict))
             if verdict.done and self._done is None:
                 self._done = verdict
+            elif self._likely(verdict):
+                self._eager_text = self._turn_text(speech_end)
+                events.append(
+                    TurnEvent(
+                        "eager_end",
+                        now,
+                        self._index,
+                        self._eager_text,
+                        verdict=verdict,
+                        speech_end=speech_end,
+                    )
+                )
         if self._done is not None:
             waited = now - self._done.t
             if not self.pending_final or waited >= self._settings.final_wait_max_s - _EPS:
                 events.append(self._end_turn(now, speech_end, self._done, timed_out=self.pending_final))
         return events
+
+    def _likely(self, verdict: Verdict) -> bool:
+        """A first 'not yet, but probably' for this pause, with the finals complete."""
+        s = self._settings
+        return (
+            s.eager_score is not None
+            and not verdict.done
+            and verdict.score is not None
+            and verdict.score >= s.eager_score
+            and self._eager_text is None
+            and self._done is None
+            and not self.pending_final
+            and bool(self._turn_words(self._speech_end or 0.0))
+        )
 
     def _turn_words(self, speech_end: float) -> list[Word]:
         return [w for w in self._words if w.start < speech_end + _EPS]
@@ -182,6 +228,8 @@ class TurnController:
         self._done = None
         extra: dict[str, object] = {"finals_timed_out": True} if timed_out else {}
         text = " ".join(w.text for w in words)
+        if self._eager_text is not None:
+            extra["eager_text"], self._eager_text = self._eager_text, None
         if self._bot_during_turn and is_backchannel(w.text for w in words):
             extra["backchannel"] = text
         elif self._bot_during_turn and too_many_words(len(words), speech_end - self._turn_start):

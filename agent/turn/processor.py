@@ -24,7 +24,15 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent.events import Final, Timeline
-from agent.frames import AsrFlushedFrame, FalseAlarmFrame, MediaClockFrame, live_time, media_time, stamp
+from agent.frames import (
+    AsrFlushedFrame,
+    CancelSpeculationFrame,
+    FalseAlarmFrame,
+    MediaClockFrame,
+    live_time,
+    media_time,
+    stamp,
+)
 from agent.latency import Stage
 from agent.media import AudioHistory, from_pcm16
 from agent.turn.controller import TurnController, TurnEvent, TurnSettings
@@ -90,8 +98,25 @@ class TurnProcessor(FrameProcessor):
         elif event.kind == "turn_start":
             self._timeline.add("turn_start", event.t, ready_live, index=event.index, **event.extra)
             await self.push_frame(stamp(UserStartedSpeakingFrame(), event.t, ready_live))
+        elif event.kind == "eager_end":
+            await self._speculate(event)
+        elif event.kind == "turn_resumed":
+            self._timeline.add("turn_resumed", event.t, ready_live, index=event.index)
+            await self.push_frame(stamp(CancelSpeculationFrame(), event.t, ready_live))
         else:
             await self._finish_turn(event)
+
+    async def _speculate(self, event: TurnEvent) -> None:
+        """A likely end: the LLM may prepare a reply on the text so far (the shared context is
+        not touched; the real end decides whether that reply is used)."""
+        v = event.verdict
+        assert v is not None
+        live = max(event.t, self._verdict_live.get(v, event.t), self._flush_live)
+        self._timeline.add("eager_end", event.t, live, index=event.index, text=event.text, score=v.score)
+        messages = [*self._context.get_messages(), {"role": "user", "content": event.text}]
+        request = LLMContextFrame(context=LLMContext(messages=messages))  # type: ignore[arg-type]
+        request.metadata.update(speculative=True, turn_index=event.index, text=event.text)
+        await self.push_frame(stamp(request, event.t, live))
 
     async def _record_check(self, event: TurnEvent, ready_live: float) -> None:
         v = event.verdict
@@ -114,5 +139,6 @@ class TurnProcessor(FrameProcessor):
         self._timeline.add("turn_end", event.t, live, text=event.text, speech_end=event.speech_end, **fields)
         self._context.add_message({"role": "user", "content": event.text})
         reply = LLMContextFrame(context=self._context)
-        reply.metadata["turn_index"] = event.index
+        eager = event.extra.get("eager_text")
+        reply.metadata.update(turn_index=event.index, text=event.text, eager_text=eager)
         await self.push_frame(stamp(reply, event.t, live))
