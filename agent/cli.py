@@ -55,9 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--loop-minutes", type=float, help="soak: stream the files repeated this long")
     _add_set(a)
     a.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
+    from agent.compare import add_parser as add_compare
     from agent.eot.cli import add_parser
 
     add_parser(sub)
+    add_compare(sub)
     return p
 
 
@@ -82,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         from agent.eot.cli import eot_eval
 
         return eot_eval(args)
+    if args.command == "compare":
+        from agent.compare import compare
+
+        return compare(args)
     if args.command == "bench":
         from agent.bench.cli import bench_asr
 

@@ -207,3 +207,27 @@ def test_streaming_recogniser_shows_partials_but_acts_on_finals(write, replayer)
         # The turn's text is exactly the finals before the decision, never a partial.
         before = [f for f in finals if f["t"] <= end["t"]]
         assert end["text"] and end["text"] in " ".join(f["text"] for f in before)
+
+
+def test_compare_replays_each_strategy_and_writes_the_side_by_side_page(
+    write, tmp_path: Path, capsys
+) -> None:
+    path = write("short.yaml", SCENARIO)
+    out = tmp_path / "cmp"
+    assert main(["compare", str(path), "--detectors", "silence,hybrid", "--out", str(out)]) == 0
+    result = json.loads((out / "compare.json").read_text())
+    assert set(result["replays"]) == set(result["detectors"]) == {"silence", "hybrid"}
+    assert result["pauses"]["eot"] >= 2
+    for name in ("silence", "hybrid"):
+        assert (out / name / "summary.json").is_file()
+        d = result["detectors"][name]
+        assert d["sweep"] and d["frontier"] and "cutoff_at_600ms" in d
+    page = (out / "compare.html").read_text()
+    assert "<svg" in page and page.count("<polyline") == 2 and "hybrid" in page
+
+
+def test_compare_refuses_a_strategy_it_cannot_run(write, capsys) -> None:
+    path = write("short.yaml", SCENARIO)
+    assert main(["compare", str(path), "--detectors", "hybrid,native"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("agent: --detectors native") and "\n" not in err

@@ -30,6 +30,7 @@ from agent.replay.runner import Replayer, ScenarioRun
 from agent.replay.scenario import Scenario, load_scenario
 from agent.report.html import render
 from agent.settings import Settings
+from pipelines.local import Models
 
 
 def write_run(run: ScenarioRun, out: Path, figures: dict[str, Any]) -> None:
@@ -86,12 +87,14 @@ async def replay_all(
     llm: str = "scripted",
     realtime: bool = False,
     progress: TextIO = sys.stderr,
+    models: Models | None = None,
 ) -> dict[str, Any]:
-    """Replay every scenario (all are validated first) and write the outputs; returns the summary."""
+    """Replay every scenario (all are validated first) and write the outputs; returns the summary.
+    ``models`` (loaded once and shared by several calls) defaults to loading them here."""
     began = time.perf_counter()
     scenarios: list[Scenario] = [load_scenario(p) for p in paths]
     _check_unique(scenarios)
-    replayer = Replayer(settings, llm=llm, realtime=realtime)
+    replayer = Replayer(settings, llm=llm, realtime=realtime, models=models)
     per: dict[str, dict[str, Any]] = {}
     errors: list[str] = []
     manifest: list[Item] = []
