@@ -100,7 +100,14 @@ def build(
         stt = StreamingSTTProcessor(recognizer, timeline, **mode)
     else:
         stt = SegmentSTTProcessor(models.whisper, settings.segment_stt, timeline, **mode)
-    turn = TurnProcessor(detectors(models, settings), settings.turn, context, timeline, **mode)
+    turn = TurnProcessor(
+        detectors(models, settings),
+        settings.turn,
+        context,
+        timeline,
+        voice_confidence=settings.vad.confidence,
+        **mode,
+    )
     barge_in = BargeInProcessor(settings.barge_in, context, timeline, **mode)
     llm = LLMProcessor(replies, context, timeline, greeting=greeting, **mode)
     tts = TTSProcessor(models.voice, timeline, **mode)

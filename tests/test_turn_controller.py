@@ -116,6 +116,28 @@ def test_words_after_the_pause_belong_to_the_next_turn() -> None:
     assert (end2.index, end2.text) == (1, "second")
 
 
+def test_no_turn_end_while_voice_is_coming_in() -> None:
+    """The user goes on 0.45 s into the pause; the VAD would confirm it only at 0.65 s."""
+    c = controller(silence_s=0.5)
+    c.speech_started(0.7, 0.5)
+    c.speech_stopped(2.2, 2.0)
+    c.final(Final(words("sure", 0.5, 2.0), audio_end=2.2))
+    assert ticks(c, 2.2, 2.44) == []
+    c.voice(2.482, True)  # first voiced window of the restart
+    assert ticks(c, 2.44, 2.6) == []  # the silence detector says done, but voice is coming in
+    assert c.speech_started(2.65, 2.45) == []  # the restart: the pause is over, no cutoff
+    assert ticks(c, 2.66, 3.0) == []
+    # A short noise instead lets the decision through as soon as it stops.
+    c2 = controller(silence_s=0.5)
+    c2.speech_started(0.7, 0.5)
+    c2.speech_stopped(2.2, 2.0)
+    c2.final(Final(words("sure", 0.5, 2.0), audio_end=2.2))
+    c2.voice(2.482, True)
+    assert ticks(c2, 2.44, 2.52) == []
+    c2.voice(2.514, False)
+    assert [e.kind for e in ticks(c2, 2.52, 2.6)] == ["turn_end"]
+
+
 def test_a_backchannel_while_the_bot_talks_asks_for_no_reply() -> None:
     c = controller()
     c.bot_talking(True)

@@ -1,7 +1,7 @@
 """``agent eot-eval``: every detector on the same pauses, each knob swept, the trade-off reported.
 
 For each pause the evidence a live detector would have is gathered once: the speaker's audio
-from the turn start to the pause (then silence), smart-turn's P(complete) after each 0.2 s of
+from the turn start to the pause (then silence), smart-turn's P(complete) after each 0.1 s of
 silence, and the transcript of the turn so far. A detector setting then *fires* at some time
 after the pause starts::
 
@@ -31,7 +31,7 @@ from agent.media import SAMPLE_RATE, load_audio
 from agent.turn.detectors import HybridSettings, decide
 from agent.turn.text_cues import Cue, text_cue
 
-STEP_S = 0.2
+STEP_S = 0.1
 TIMEOUT_S = 3.0
 OFFSETS = [round(STEP_S * k, 1) for k in range(1, int(TIMEOUT_S / STEP_S) + 1)]
 MAX_TURN_AUDIO_S = 8.0  # smart-turn looks at the last 8 s
@@ -117,11 +117,11 @@ def silence_configs() -> list[Config]:
 
 def smart_turn_configs() -> list[Config]:
     out: list[Config] = []
-    for th, recheck, fallback in itertools.product(
-        (0.3, 0.5, 0.7, 0.8, 0.9, 0.95), (None, 0.4), (1.5, 2.5, 3.0)
+    for th, recheck, fallback, delay in itertools.product(
+        (0.3, 0.5, 0.7, 0.8, 0.9, 0.95), (None, 0.4), (1.5, 2.5, 3.0), (0.2, 0.3)
     ):
-        fire = partial(_smart_turn_fire, threshold=th, checks=_checks(0.2, recheck), fallback=fallback)
-        out.append(({"threshold": th, "recheck_s": recheck, "fallback_s": fallback}, fire))
+        fire = partial(_smart_turn_fire, threshold=th, checks=_checks(delay, recheck), fallback=fallback)
+        out.append(({"threshold": th, "recheck_s": recheck, "fallback_s": fallback, "delay_s": delay}, fire))
     return out
 
 
@@ -134,14 +134,16 @@ def hybrid_configs() -> list[Config]:
         "open_min_silence_s",
         "max_silence_s",
         "recheck_s",
+        "delay_s",
     }
-    for th, closed, open_th, open_min, max_s, recheck in itertools.product(
+    for th, closed, open_th, open_min, max_s, recheck, delay in itertools.product(
         (0.5, 0.7, 0.85, 0.95, 0.975, 0.985),
         (0.2, 0.4, 0.6, 0.9),
         (0.9, 0.99, 1.01),  # 1.01: an unfinished sentence waits for max_silence_s
         (0.8, 1.2, 1.6, 2.0),
         (1.5, 2.0, 2.5, 3.0),
         (0.4, 10.0),  # 10 s: one check per pause, as Pipecat does
+        (0.2, 0.3),
     ):
         s = HybridSettings(
             threshold=th,
@@ -150,6 +152,7 @@ def hybrid_configs() -> list[Config]:
             open_min_silence_s=open_min,
             max_silence_s=max_s,
             recheck_s=recheck,
+            delay_s=delay,
         )
         out.append(
             (s.model_dump(include=keys), partial(_hybrid_fire, s=s, checks=_checks(s.delay_s, s.recheck_s)))

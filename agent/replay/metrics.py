@@ -50,6 +50,7 @@ def score(events: list[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str,
     bot_starts = [e for e in events if e["type"] == "bot_audio_start"]
     turns = [s for s in truth if s.kind == "turn"]
     eot: list[float] = []
+    eot_media: list[float] = []
     v2v: list[float] = []
     missed = 0
     premature = 0
@@ -70,6 +71,7 @@ def score(events: list[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str,
         i, e = decision
         matched.add(i)
         eot.append(1000 * (e.get("t_live", e["t"]) - step.end))
+        eot_media.append(1000 * (e["t"] - step.end))
         bot = next((b for b in bot_starts if b["t"] >= e["t"] and b["t"] < nxt), None)
         if bot is not None:
             v2v.append(1000 * (bot.get("t_live", bot["t"]) - step.end))
@@ -78,6 +80,7 @@ def score(events: list[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str,
         "turns": len(turns),
         "turn_ends": len(ends),
         "eot_latency_ms": percentiles(eot, with_max=True),
+        "eot_latency_media_ms": percentiles(eot_media),
         "voice_to_voice_ms": percentiles(v2v),
         "premature_cutoffs": premature,
         "missed_turns": missed,
@@ -85,19 +88,21 @@ def score(events: list[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str,
         "barge_in_stop_ms": percentiles(barge["stop_ms"]),
         **{k: barge[k] for k in _BARGE_IN_COUNTS},
         "interrupted_replies": barge["interrupted_replies"],
-        "_values": {"eot": eot, "v2v": v2v, "stop": barge["stop_ms"]},
+        "_values": {"eot": eot, "eot_media": eot_media, "v2v": v2v, "stop": barge["stop_ms"]},
     }
 
 
 def pool(per_scenario: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Overall figures over several scenarios (latencies pooled, counts summed)."""
     eot = [v for s in per_scenario for v in s["_values"]["eot"]]
+    eot_media = [v for s in per_scenario for v in s["_values"]["eot_media"]]
     v2v = [v for s in per_scenario for v in s["_values"]["v2v"]]
     out: dict[str, Any] = {
         k: sum(s[k] for s in per_scenario)
         for k in ("turns", "turn_ends", "premature_cutoffs", "missed_turns", "spurious_turn_ends")
     }
     out["eot_latency_ms"] = percentiles(eot, with_max=True)
+    out["eot_latency_media_ms"] = percentiles(eot_media)
     out["voice_to_voice_ms"] = percentiles(v2v)
     out["barge_in_stop_ms"] = percentiles([v for s in per_scenario for v in s["_values"]["stop"]])
     for k in _BARGE_IN_COUNTS:

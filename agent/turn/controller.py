@@ -8,9 +8,10 @@ media time, and asked on every tick what happens now::
                                                             ^detector: done
                                                             ^finals cover speech_end -> turn_end
 
-A turn ends at the first tick where (1) some detector said the current pause ends the turn and
+A turn ends at the first tick where (1) some detector said the current pause ends the turn,
 (2) the finals cover the user's speech up to the pause (``audio_end >= speech_end``), or
-``final_wait_max_s`` after (1) if the recogniser never reports back. Partial transcripts are
+``final_wait_max_s`` after (1) if the recogniser never reports back, and (3) no voice is coming
+in right now (the VAD confirms a restart only ``start_secs`` after it began). Partial transcripts are
 never an input. A turn whose finals hold no word (a cough, a door) is discarded, not ended, and
 so is a backchannel ("mm-hmm", "right") said while the bot was talking, or a reading with more
 words than that speech could hold: they ask for no reply.
@@ -97,6 +98,7 @@ class TurnController:
         self._bot_talking = False
         self._bot_during_turn = False
         self._eager_text: str | None = None  # the text an eager end was sent with, this pause
+        self._voice_since: float | None = None  # a voiced run of VAD windows is under way
 
     @property
     def in_turn(self) -> bool:
@@ -194,11 +196,19 @@ class TurnController:
                         speech_end=speech_end,
                     )
                 )
-        if self._done is not None:
+        if self._done is not None and self._voice_since is None:
             waited = now - self._done.t
             if not self.pending_final or waited >= self._settings.final_wait_max_s - _EPS:
                 events.append(self._end_turn(now, speech_end, self._done, timed_out=self.pending_final))
         return events
+
+    def voice(self, window_end: float, voiced: bool) -> None:
+        """One VAD window. While voice is coming in the turn is not ended: the VAD confirms a new
+        start only ``start_secs`` later, and the user may be going on right now."""
+        if not voiced:
+            self._voice_since = None
+        elif self._voice_since is None:
+            self._voice_since = window_end
 
     def _likely(self, verdict: Verdict) -> bool:
         """A first 'not yet, but probably' for this pause, with the finals complete."""

@@ -150,9 +150,11 @@ class HybridSettings(BaseModel):
         0.9, description="P(complete) needed when the words read as unfinished ('my number is')"
     )
     open_min_silence_s: float = Field(
-        2.0, description="an unfinished sentence is never ended before this much silence (s)"
+        1.2, description="an unfinished sentence is never ended before this much silence (s)"
     )
-    delay_s: float = Field(0.2, description="silence before the first check (s)")
+    delay_s: float = Field(
+        0.3, description="silence before the first check (s): 0.2 cut a 'Sure, [0.26 s] it is K...'"
+    )
     recheck_s: float = Field(0.4, description="check again each time the pause grows this much (s)")
     max_silence_s: float = Field(2.5, description="end the turn anyway after this much silence (s)")
     pre_speech_s: float = Field(0.5, description="audio kept before the turn's first onset (s)")

@@ -29,6 +29,7 @@ from agent.frames import (
     CancelSpeculationFrame,
     FalseAlarmFrame,
     MediaClockFrame,
+    VoiceWindowFrame,
     live_time,
     media_time,
     stamp,
@@ -49,6 +50,7 @@ class TurnProcessor(FrameProcessor):
         context: LLMContext,
         timeline: Timeline,
         history_s: float = 12.0,
+        voice_confidence: float = 0.6,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -56,6 +58,7 @@ class TurnProcessor(FrameProcessor):
         self._controller = TurnController(detectors, settings, self._history.slice)
         self._context = context
         self._timeline = timeline
+        self._voice_confidence = voice_confidence
         self.stage = Stage("end-of-turn")
         """Live-time model of this processor\'s compute (see agent.latency)."""
         self._vad_live = 0.0  # live time of the latest VAD decision
@@ -81,6 +84,8 @@ class TurnProcessor(FrameProcessor):
         elif isinstance(frame, TranscriptionFrame) and isinstance(frame.result, Final):
             self._flush_live = max(self._flush_live, live_time(frame))
             self._controller.final(frame.result)
+        elif isinstance(frame, VoiceWindowFrame):
+            self._controller.voice(frame.t, frame.confidence >= self._voice_confidence)
         elif isinstance(frame, FalseAlarmFrame):
             for event in self._controller.false_alarm(frame.onset, media_time(frame)):
                 await self._emit(event, live_time(frame))
