@@ -51,9 +51,10 @@ class BargeInSettings(BaseModel):
         3.0, description="paused this long with nothing confirmed and no voice: resume anyway (s)"
     )
     min_word_p: float = Field(
-        0.6,
+        0.45,
         description="words confirm an interruption only if Whisper's mean probability for them is "
-        "at least this: its readings of 'mm-hmm' measured 0.26-0.39, real speech 0.85-0.95",
+        "at least this: its readings of 'mm-hmm' measured 0.26-0.39, a real 'Wait...' over echo "
+        "0.50, clear speech 0.85-0.95",
     )
 
 
