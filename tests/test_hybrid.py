@@ -35,6 +35,13 @@ def test_text_cues(text: str, cue: str) -> None:
     assert text_cue(text) == cue
 
 
+def test_floor_taking_words_are_open_only_when_the_user_cut_in() -> None:
+    assert text_cue("Wait.", cut_in=True) == "open"
+    assert text_cue("No, hold on.", cut_in=True) == "open"
+    assert text_cue("No.", cut_in=False) == "closed"  # an answer to a yes/no question
+    assert text_cue("Wait, what about holidays?", cut_in=True) == "closed"
+
+
 def test_decide_weighs_the_acoustic_score_by_the_words() -> None:
     s = HybridSettings(threshold=0.9, closed_threshold=0.3, open_threshold=0.95, open_min_silence_s=1.2)
     assert decide(0.4, "closed", 0.2, s)  # "yes." with a middling score: done at once

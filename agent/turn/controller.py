@@ -175,6 +175,7 @@ class TurnController:
             turn_start=self._turn_start,
             text=self._turn_text(speech_end),
             audio=self._audio,
+            cut_in=self._bot_during_turn,
         )
         events: list[TurnEvent] = []
         for detector in self._detectors:

@@ -28,7 +28,8 @@ from agent.turn.text_cues import Cue, text_cue
 class PauseContext:
     """What a detector may look at: the pause, the turn so far, and its audio.
 
-    ``audio(start, end)`` returns the user's 16 kHz audio between two media times.
+    ``audio(start, end)`` returns the user's 16 kHz audio between two media times. ``cut_in``
+    says the turn began while the bot was talking (the user is taking the floor).
     """
 
     now: float
@@ -36,6 +37,7 @@ class PauseContext:
     turn_start: float
     text: str
     audio: Callable[[float, float], np.ndarray]
+    cut_in: bool = False
 
     @property
     def silence(self) -> float:
@@ -197,7 +199,7 @@ class HybridDetector:
         if pause.silence < due - 1e-9:
             return None
         self._checks += 1
-        cue = text_cue(pause.text)
+        cue = text_cue(pause.text, cut_in=pause.cut_in)
         if cue == "open" and pause.silence < s.open_min_silence_s - 1e-9:
             return None  # no score can end an unfinished sentence yet: skip the model
         audio = pause.audio(max(0.0, pause.turn_start - s.pre_speech_s), pause.now)

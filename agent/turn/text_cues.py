@@ -4,6 +4,10 @@
 "and", "for", "the", "my number is", a digit group of an incomplete phone-number length, a
 spelled letter), ``"closed"`` when it is a complete short answer or a question, and
 ``"neutral"`` otherwise. The hybrid detector weighs it against the acoustic model. English only.
+
+When the user cut in on the bot, words that only take the floor ("wait", "no", "hold on",
+"actually") are open too: "Wait, [pause] what about holidays?" is the usual shape of an
+interruption, and "Wait." alone gives the LLM nothing to answer.
 """
 
 from __future__ import annotations
@@ -216,12 +220,31 @@ def _trailing_letters(words: list[str]) -> int:
     return count
 
 
-def text_cue(text: str) -> Cue:
-    """Whether ``text`` (the user's words so far in this turn) reads as unfinished or complete."""
+_FLOOR_TAKING = {
+    "wait",
+    "hold",
+    "hang",
+    "on",
+    "no",
+    "nope",
+    "stop",
+    "actually",
+    "sorry",
+    "excuse",
+    "me",
+    "hey",
+}
+
+
+def text_cue(text: str, cut_in: bool = False) -> Cue:
+    """Whether ``text`` (the user's words so far in this turn) reads as unfinished or complete;
+    ``cut_in``: the user began while the bot was talking."""
     stripped = text.strip()
     words = _words(stripped)
     if not words:
         return "neutral"
+    if cut_in and all(w in _FLOOR_TAKING for w in words):
+        return "open"
     phrase = " ".join(words)
     if words[-1] in _OPEN_ENDINGS and phrase not in _CLOSED_ANSWERS:
         return "open"
