@@ -67,6 +67,26 @@ def test_a_repeat_inside_one_hypothesis_is_not_kept_as_the_tail() -> None:
     assert la.partial == []
 
 
+def test_a_reading_with_collapsed_times_still_extends_the_tail_by_text() -> None:
+    la = LocalAgreement()
+    la.insert(hyp("can do", start=2.0))
+    la.insert([*hyp("can do", start=2.0), Word("for", 2.8, 3.0), Word("your", 3.0, 3.2)])
+    assert texts(la.committed) == ["can", "do"] and texts(la.partial) == ["for", "your"]
+    squeezed = [Word("your", 0.0, 2.2), Word("country.", 2.2, 3.3)]  # times collapsed
+    assert la.after_committed(squeezed) == []  # by time, nothing is new
+    added = la.continue_tail(squeezed)
+    assert texts(added) == ["country."]
+    assert added[0].start >= 3.2  # kept after the tail
+    assert texts(la.finalize()) == ["for", "your", "country."]
+
+
+def test_a_reading_that_does_not_continue_the_text_adds_nothing() -> None:
+    la = LocalAgreement()
+    la.insert(hyp("one two three"))
+    assert la.continue_tail(hyp("seven eight")) == []
+    assert texts(la.partial) == ["one", "two", "three"]
+
+
 def test_finalize_commits_the_tail_without_agreement() -> None:
     la = LocalAgreement()
     la.insert(hyp("my number is"))

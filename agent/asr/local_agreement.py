@@ -88,6 +88,40 @@ class LocalAgreement:
         self._ledger.extend(commit)
         return commit
 
+    def continue_tail(self, hypothesis: Sequence[Word]) -> list[Word]:
+        """Extend the partial with the words of ``hypothesis`` that come after it *by text*;
+        returns the words added.
+
+        For a reading whose word times collapsed (tiny models sometimes squeeze a buffer into
+        "your(0-2.2 s) country(2.2-3.2 s)"), so that matching by time drops the new words: the
+        reading is placed where its first words repeat the end of committed + partial text, and
+        what follows is added, its times kept after the partial's end::
+
+            committed + partial   ... can do | for your
+            reading                              your country
+            partial becomes                  for your country
+        """
+        known = [norm(w.text) for w in [*self._ledger[-_MAX_SEAM_WORDS:], *self._previous]]
+        said = [norm(w.text) for w in hypothesis]
+        for start in range(max(0, len(known) - len(said)), len(known)):
+            overlap = known[start:]
+            if said[: len(overlap)] == overlap:
+                added = self._after_tail(hypothesis[len(overlap) :])
+                self._previous += added
+                return added
+        return []
+
+    def _after_tail(self, words: Sequence[Word]) -> list[Word]:
+        end = self._previous[-1].end if self._previous else self.last_committed_end
+        out = []
+        for w in words:
+            if not norm(w.text):
+                continue
+            start = max(w.start, end)
+            end = max(w.end, start)
+            out.append(Word(w.text, start, end, w.p))
+        return out
+
     def after_committed(self, hypothesis: Sequence[Word]) -> list[Word]:
         """The part of a hypothesis that comes after the committed words (what ``insert`` uses)."""
         last = self.last_committed_end

@@ -180,6 +180,8 @@ class StreamingRecognizer:
             reading = self._hypothesis(final=True)
             if self._reaches(reading):
                 committed += self._agreement.insert(reading)
+            else:  # times collapsed or words dropped: keep the tail, add what follows it by text
+                self._agreement.continue_tail(reading)
         committed += self._agreement.finalize()
         self._speaking = False
         self._pending_stop = None
