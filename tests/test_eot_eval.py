@@ -114,3 +114,30 @@ def test_eot_eval_end_to_end_on_a_cut_sentence(voice, tmp_path: Path) -> None:
     # An unfinished number never gets cut off by the hybrid at its chosen settings.
     best = result["detectors"]["hybrid"]["latency_at_5pct_cutoff_ms_settings"]
     assert best is not None
+    # The evidence it recorded sweeps again to the same figures, with no model run.
+    again = tmp_path / "again.json"
+    assert main(["eot-eval", "--evidence", str(out), "--json", str(again)]) == 0
+    assert json.loads(again.read_text())["detectors"] == result["detectors"]
+
+
+def test_hybrid_grid_holds_every_smart_turn_setting() -> None:
+    """The words can only add to the model: for each smart-turn setting the hybrid's grid has
+    one that fires at the same time on any evidence."""
+    from agent.eot.evaluate import Evidence, hybrid_configs, smart_turn_configs
+    from agent.eot.manifest import Item
+
+    rng = np.random.default_rng(3)
+    offsets = [round(0.1 * k, 1) for k in range(1, 31)]
+    evidence = [
+        Evidence(Item("x.wav", 1.0, 2.0, "hold"), {d: float(rng.random()) for d in offsets}, "", cue)
+        for cue in ("open", "closed", "neutral")
+        for _ in range(4)
+    ]
+    hybrid = {}
+    for s, fire in hybrid_configs():
+        hybrid.setdefault((s["delay_s"], s["recheck_s"], s["max_silence_s"]), []).append(fire)
+    for s, fire in smart_turn_configs():
+        recheck = 10.0 if s["recheck_s"] is None else s["recheck_s"]
+        want = [fire(e) for e in evidence]
+        candidates = hybrid[(s["delay_s"], recheck, s["fallback_s"])]
+        assert any([f(e) for e in evidence] == want for f in candidates), s

@@ -10,7 +10,7 @@ from typing import Any
 
 import soundfile as sf
 
-from agent.eot.evaluate import DETECTORS, gather, summarize, sweep
+from agent.eot.evaluate import DETECTORS, Evidence, gather, summarize, sweep
 from agent.eot.manifest import Item, ManifestError, from_rttm, from_utterances, load_manifest
 
 
@@ -28,6 +28,11 @@ def add_parser(sub: Any) -> None:
     e.add_argument("--write-manifest", type=Path, help="with --from-...: also save the manifest")
     e.add_argument("--detector", action="append", choices=sorted(DETECTORS), help="detectors (default: all)")
     e.add_argument("--json", type=Path, help="write the figures here")
+    e.add_argument(
+        "--evidence",
+        type=Path,
+        help="sweep again from the pauses a previous --json holds (no model is run)",
+    )
 
 
 def _items(args: argparse.Namespace) -> list[Item]:
@@ -55,18 +60,23 @@ def eot_eval(args: argparse.Namespace) -> int:
     from agent.turn.smart_turn import SmartTurnModel
 
     try:
-        items = _items(args)
-    except (ManifestError, OSError) as e:
+        if args.evidence:
+            evidence, score_ms = load_evidence(args.evidence)
+            items = [e.item for e in evidence]
+        else:
+            items = _items(args)
+    except (ManifestError, OSError, ValueError, KeyError) as e:
         print(f"agent: {e}", file=sys.stderr)
         return 2
-    settings = Settings()
-    model = SmartTurnModel()
-    whisper = WhisperRecognizer(settings.whisper)
+    if not args.evidence:
+        settings = Settings()
+        model = SmartTurnModel()
+        whisper = WhisperRecognizer(settings.whisper)
 
-    def transcribe(audio: Any) -> str:
-        return " ".join(w.text for w in whisper.decode_window(audio).words)
+        def transcribe(audio: Any) -> str:
+            return " ".join(w.text for w in whisper.decode_window(audio).words)
 
-    evidence, score_ms = gather(items, model.probability, transcribe)
+        evidence, score_ms = gather(items, model.probability, transcribe)
     names = args.detector or list(DETECTORS)
     result: dict[str, Any] = {
         "items": {"hold": sum(i.label == "hold" for i in items), "eot": sum(i.label == "eot" for i in items)},
@@ -74,7 +84,7 @@ def eot_eval(args: argparse.Namespace) -> int:
         "detectors": {name: summarize(sweep(evidence, DETECTORS[name]())) for name in names},
         "pauses": [
             {
-                "audio": Path(e.item.audio).name,
+                "audio": e.item.audio,
                 "start": e.item.pause_start,
                 "end": e.item.pause_end,
                 "label": e.item.label,
@@ -95,3 +105,16 @@ def eot_eval(args: argparse.Namespace) -> int:
             f"latency@10% {d['latency_at_10pct_cutoff_ms']} ms"
         )
     return 0
+
+
+def load_evidence(path: Path) -> tuple[list[Evidence], float]:
+    """The evidence a previous ``--json`` recorded (its ``pauses``), to sweep again for free."""
+    data = json.loads(path.read_text())
+    if "pauses" not in data:
+        raise ValueError(f"{path}: no 'pauses' in it; give the --json of an earlier eot-eval")
+    out = []
+    for p in data["pauses"]:
+        item = Item(p["audio"], p["start"], p["end"], p["label"])
+        scores = {float(k): float(v) for k, v in p["smart_turn"].items()}
+        out.append(Evidence(item, scores, p["text"], p["cue"]))
+    return out, float(data.get("smart_turn_ms_per_check", 0.0))

@@ -118,7 +118,7 @@ def silence_configs() -> list[Config]:
 def smart_turn_configs() -> list[Config]:
     out: list[Config] = []
     for th, recheck, fallback, delay in itertools.product(
-        (0.3, 0.5, 0.7, 0.8, 0.9, 0.95), (None, 0.4), (1.5, 2.5, 3.0), (0.2, 0.3)
+        (0.3, 0.5, 0.7, 0.8, 0.9, 0.95), (None, 0.4), (1.5, 2.5, 3.0), (0.1, 0.2, 0.3)
     ):
         fire = partial(_smart_turn_fire, threshold=th, checks=_checks(delay, recheck), fallback=fallback)
         out.append(({"threshold": th, "recheck_s": recheck, "fallback_s": fallback, "delay_s": delay}, fire))
@@ -126,6 +126,8 @@ def smart_turn_configs() -> list[Config]:
 
 
 def hybrid_configs() -> list[Config]:
+    """The hybrid's grid. It holds smart-turn's own settings too (closed and open thresholds
+    equal to the threshold, open sentences not held): the words can only add to the model."""
     out: list[Config] = []
     keys = {
         "threshold",
@@ -136,24 +138,29 @@ def hybrid_configs() -> list[Config]:
         "recheck_s",
         "delay_s",
     }
+    seen: set[tuple[float, ...]] = set()
     for th, closed, open_th, open_min, max_s, recheck, delay in itertools.product(
-        (0.5, 0.7, 0.85, 0.95, 0.975, 0.985),
-        (0.2, 0.4, 0.6, 0.9),
-        (0.9, 0.99, 1.01),  # 1.01: an unfinished sentence waits for max_silence_s
-        (0.8, 1.2, 1.6, 2.0),
+        (0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.985),
+        (0.2, 0.4, 0.6, None),  # None: as the threshold
+        (None, 0.9, 0.99, 1.01),  # 1.01: an unfinished sentence waits for max_silence_s
+        (0.1, 0.8, 1.2, 1.6, 2.0),
         (1.5, 2.0, 2.5, 3.0),
         (0.4, 10.0),  # 10 s: one check per pause, as Pipecat does
-        (0.2, 0.3),
+        (0.1, 0.2, 0.3),
     ):
         s = HybridSettings(
             threshold=th,
-            closed_threshold=min(closed, th),
-            open_threshold=open_th,
+            closed_threshold=th if closed is None else min(closed, th),
+            open_threshold=th if open_th is None else open_th,
             open_min_silence_s=open_min,
             max_silence_s=max_s,
             recheck_s=recheck,
             delay_s=delay,
         )
+        key = tuple(float(v) for v in s.model_dump(include=keys).values())
+        if key in seen:
+            continue
+        seen.add(key)
         out.append(
             (s.model_dump(include=keys), partial(_hybrid_fire, s=s, checks=_checks(s.delay_s, s.recheck_s)))
         )
