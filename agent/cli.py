@@ -55,11 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--loop-minutes", type=float, help="soak: stream the files repeated this long")
     _add_set(a)
     a.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
+    from agent.cloud.emulator.cli import add_parser as add_emulate
     from agent.compare import add_parser as add_compare
     from agent.eot.cli import add_parser
 
     add_parser(sub)
     add_compare(sub)
+    add_emulate(sub)
     return p
 
 
@@ -84,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         from agent.eot.cli import eot_eval
 
         return eot_eval(args)
+    if args.command == "emulate":
+        from agent.cloud.emulator.cli import emulate
+
+        return emulate(args)
     if args.command == "compare":
         from agent.compare import compare
 

@@ -1,0 +1,1 @@
+"""Cloud speech recognisers (adapters) and their offline protocol emulators."""

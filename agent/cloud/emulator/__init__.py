@@ -1,0 +1,1 @@
+"""Protocol emulators: cloud STT providers served on loopback from the local recogniser."""

@@ -1,0 +1,257 @@
+"""AssemblyAI Universal-Streaming v3 on loopback, answered by our local recogniser and turn logic.
+
+Protocol (``wss://streaming.assemblyai.com/v3/ws``, served here as ``ws://HOST:PORT/v3/ws``)::
+
+    client                                   emulator
+    connect ?sample_rate=16000&...  ───────►  (Authorization header; 4001 "Not Authorized"
+                                              when --api-key is set and does not match)
+                                    ◄───────  Begin {id, expires_at}
+    binary PCM s16le (~50 ms)       ───────►
+                                    ◄───────  SpeechStarted {timestamp}
+                                    ◄───────  Turn {turn_order, end_of_turn: false,
+                                                    transcript: final words only,
+                                                    words: [{text, start, end, confidence,
+                                                             word_is_final}]}   (xN)
+                                    ◄───────  Turn {end_of_turn: true, end_of_turn_confidence}
+                                    ◄───────  Turn {..., turn_is_formatted: true} (format_turns)
+    {"type": "ForceEndpoint"}       ───────►  ends the turn now
+    {"type": "UpdateConfiguration", ...}      end-of-turn settings mid-stream
+    {"type": "Terminate"}           ───────►  in-flight Turn, Termination, close 1000
+
+Word times are milliseconds of session audio. Unformatted transcripts are lower case without
+punctuation, as the service sends them; the formatted one is Whisper's own text. Settings map
+onto the hybrid detector: ``min_turn_silence`` (or the older
+``min_end_of_turn_silence_when_confident``) is its first check, ``max_turn_silence`` its
+maximum silence, ``end_of_turn_confidence_threshold`` its threshold for neutral words. Every
+message is validated against the official SDK's models before it is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from assemblyai.streaming.v3 import models as aai
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from agent.cloud.emulator.faults import Faults
+from agent.cloud.engine import Event, LocalTurnEngine, SpeechStarted, Words
+from agent.events import Word
+from agent.media import from_pcm16, resample
+from agent.settings import Settings
+from pipelines.local import Models
+
+_MODELS: dict[str, Any] = {
+    "Begin": aai.BeginEvent,
+    "Turn": aai.TurnEvent,
+    "SpeechStarted": aai.SpeechStartedEvent,
+    "Termination": aai.TerminationEvent,
+    "Error": aai.ErrorEvent,
+}
+
+
+def checked(message: dict[str, Any]) -> str:
+    """The message as JSON, after the SDK's own model accepted it (ValueError otherwise)."""
+    _MODELS[message["type"]].model_validate(message)
+    return json.dumps(message)
+
+
+def _plain(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum() or c in "' -").strip()
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+class AssemblyAISession:
+    """One client connection: parameters, turn numbering, message shapes."""
+
+    def __init__(self, models: Models, settings: Settings, query: dict[str, str]) -> None:
+        self.sample_rate = int(query.get("sample_rate", "0") or 0)
+        self.format_turns = query.get("format_turns", "false").lower() == "true"
+        self._settings = settings.model_copy(deep=True)
+        self.configure(query)
+        self.engine = LocalTurnEngine(models, self._settings)
+        self.turn_order = 0
+        self.audio_s = 0.0
+        self.began = time.monotonic()
+
+    def configure(self, params: dict[str, Any]) -> None:
+        """Apply end-of-turn settings (connection query or UpdateConfiguration)."""
+        h = self._settings.hybrid
+        silence = params.get("min_turn_silence", params.get("min_end_of_turn_silence_when_confident"))
+        if silence is not None:
+            h.delay_s = float(silence) / 1000
+        if params.get("max_turn_silence") is not None:
+            h.max_silence_s = float(params["max_turn_silence"]) / 1000
+        if params.get("end_of_turn_confidence_threshold") is not None:
+            h.threshold = float(params["end_of_turn_confidence_threshold"])
+
+    def begin(self) -> dict[str, Any]:
+        return {"type": "Begin", "id": str(uuid.uuid4()), "expires_at": int(time.time()) + 3600}
+
+    def audio(self, pcm: bytes) -> list[Event]:
+        audio = from_pcm16(pcm)
+        self.audio_s += len(audio) / self.sample_rate
+        if self.sample_rate != 16000:
+            audio = resample(audio, self.sample_rate, 16000)
+        return self.engine.feed(audio)
+
+    def messages(self, event: Event) -> list[dict[str, Any]]:
+        if isinstance(event, SpeechStarted):
+            return [{"type": "SpeechStarted", "timestamp": _ms(event.onset)}]
+        if isinstance(event, Words):
+            return [self._turn(list(event.final), list(event.partial), end=False, confidence=0.0)]
+        out = [self._turn(list(event.words), [], end=True, confidence=event.confidence)]
+        if self.format_turns:
+            out.append(
+                self._turn(list(event.words), [], end=True, confidence=event.confidence, formatted=True)
+            )
+        self.turn_order += 1
+        return out
+
+    def _turn(
+        self, final: list[Word], partial: list[Word], end: bool, confidence: float, formatted: bool = False
+    ) -> dict[str, Any]:
+        def word(w: Word, is_final: bool) -> dict[str, Any]:
+            text = w.text if formatted else _plain(w.text)
+            return {
+                "start": _ms(w.start),
+                "end": _ms(w.end),
+                "text": text,
+                "confidence": round(w.p, 4),
+                "word_is_final": is_final,
+            }
+
+        words = [word(w, True) for w in final] + [word(w, False) for w in partial]
+        transcript = " ".join(x["text"] for x in words if x["word_is_final"])
+        return {
+            "type": "Turn",
+            "turn_order": self.turn_order,
+            "turn_is_formatted": formatted,
+            "end_of_turn": end,
+            "transcript": transcript,
+            "end_of_turn_confidence": round(min(1.0, max(0.0, confidence)), 4),
+            "words": [x for x in words if x["text"]],
+        }
+
+    def termination(self) -> dict[str, Any]:
+        return {
+            "type": "Termination",
+            "audio_duration_seconds": round(self.audio_s),
+            "session_duration_seconds": round(time.monotonic() - self.began),
+        }
+
+
+class AssemblyAIEmulator:
+    """The websocket handler: one :class:`AssemblyAISession` per connection."""
+
+    def __init__(
+        self, models: Models, settings: Settings, faults: Faults, api_key: str | None = None
+    ) -> None:
+        self._models = models
+        self._settings = settings
+        self._faults = faults
+        self._api_key = api_key
+        self.sessions = 0
+        """Connections accepted so far."""
+
+    async def handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        url = urlparse(ws.request.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        key = ws.request.headers.get("Authorization") or query.get("token")
+        if url.path.rstrip("/") != "/v3/ws":
+            await ws.close(4004, "Session not found")
+            return
+        if self._api_key is not None and key != self._api_key:
+            await ws.close(4001, "Not Authorized")
+            return
+        try:
+            session = AssemblyAISession(self._models, self._settings, query)
+        except ValueError:
+            session = None
+        if session is None or session.sample_rate <= 0:
+            await ws.close(4000, "Sample rate must be a positive integer")
+            return
+        self.sessions += 1
+        await _Connection(ws, session, self._faults).run()
+
+
+class _Connection:
+    """Reads audio and commands, sends messages in order (delayed by --delay-ms), applies faults."""
+
+    def __init__(self, ws: ServerConnection, session: AssemblyAISession, faults: Faults) -> None:
+        self._ws = ws
+        self._session = session
+        self._faults = faults
+        self._drop_at = faults.next_drop()
+
+    async def run(self) -> None:
+        await self._send(self._session.begin())
+        try:
+            async for message in self._ws:
+                if isinstance(message, bytes):
+                    if not await self._audio(message):
+                        return
+                elif not await self._command(message):
+                    return
+        except ConnectionClosed:
+            return
+
+    async def _audio(self, pcm: bytes) -> bool:
+        session, faults = self._session, self._faults
+        events = await asyncio.to_thread(session.audio, pcm)
+        for event in events:
+            for m in session.messages(event):
+                await self._send(m)
+        t = session.audio_s
+        if self._drop_at is not None and t >= self._drop_at:
+            self._ws.transport.abort()  # no close frame: a dropped network
+            return False
+        if faults.take_error(t):
+            await self._send({"type": "Error", "error_code": 3005, "error": "Emulated server error"})
+            await self._ws.close(1011, "Emulated server error")
+            return False
+        if faults.take_stall(t):
+            await self._ws.wait_closed()  # answer nothing more, keep the socket open
+            return False
+        return True
+
+    async def _command(self, text: str | bytes) -> bool:
+        session = self._session
+        try:
+            message = json.loads(text)
+            kind = message["type"]
+        except (ValueError, KeyError, TypeError):
+            await self._ws.close(4101, "Endpoint received a message with an invalid schema")
+            return False
+        if kind == "Terminate":
+            for event in await asyncio.to_thread(session.engine.force_end):
+                for m in session.messages(event):
+                    await self._send(m)
+            await self._send(session.termination())
+            await self._ws.close(1000)
+            return False
+        if kind == "ForceEndpoint":
+            for event in await asyncio.to_thread(session.engine.force_end):
+                for m in session.messages(event):
+                    await self._send(m)
+        elif kind == "UpdateConfiguration":
+            session.configure(message)
+        elif kind != "KeepAlive":
+            await self._ws.close(4101, "Endpoint received a message with an invalid schema")
+            return False
+        return True
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        payload = checked(message)
+        if self._faults.delay_ms:
+            await asyncio.sleep(self._faults.delay_ms / 1000)
+        await self._ws.send(payload)

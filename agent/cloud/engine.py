@@ -1,0 +1,152 @@
+"""Our local recogniser and end-of-turn logic without Pipecat: what the protocol emulators serve.
+
+:class:`LocalTurnEngine` takes 16 kHz audio in chunks and returns provider-neutral events, each
+stamped with the media time of the audio fed so far (the session's own clock)::
+
+    feed(chunk) -> [SpeechStarted(t), Words(t, final=[...], partial=[...]), EndOfTurn(t, ...)]
+
+It wires the same pure parts as the local pipeline (Silero windows into the VAD state machine,
+the streaming recogniser with LocalAgreement, the turn controller with the hybrid detector), so an
+emulated provider hears and decides exactly what the local path would. It is synchronous; a
+server runs it in a worker thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agent.asr.streaming import StreamingRecognizer, Update
+from agent.events import Final, Word
+from agent.media import SAMPLE_RATE, AudioHistory
+from agent.settings import Settings
+from agent.turn.controller import TurnController, TurnSettings
+from agent.turn.detectors import HybridDetector
+from agent.vad import SileroVoice, VadSegmenter
+from pipelines.local import Models
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    t: float
+    onset: float
+
+
+@dataclass(frozen=True)
+class Words:
+    """The words of the current turn so far: ``final`` never change, ``partial`` may."""
+
+    t: float
+    final: tuple[Word, ...]
+    partial: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
+class EndOfTurn:
+    t: float
+    words: tuple[Word, ...]
+    confidence: float
+
+
+Event = SpeechStarted | Words | EndOfTurn
+
+
+@dataclass
+class _Turn:
+    final: list[Word] = field(default_factory=list)
+    partial: list[Word] = field(default_factory=list)
+
+
+class LocalTurnEngine:
+    """One session's VAD, streaming ASR and turn decisions, fed audio chunk by chunk."""
+
+    def __init__(self, models: Models, settings: Settings) -> None:
+        self._voice = SileroVoice()
+        window_s = self._voice.window_samples / SAMPLE_RATE
+        self._segmenter = VadSegmenter(settings.vad, window_s)
+        self._vad_confidence = settings.vad.confidence
+        self._asr = StreamingRecognizer(
+            models.whisper.decode_window,
+            settings.streaming,
+            models.whisper.final_decoder(settings.streaming.flush_beam_size),
+        )
+        self._history = AudioHistory(12.0)
+        detector = HybridDetector(models.smart_turn.probability, settings.hybrid)
+        turn = TurnSettings(final_wait_max_s=settings.turn.final_wait_max_s, eager_score=None)
+        self._turns = TurnController([detector], turn, self._history.slice)
+        self._pending = np.zeros(0, np.float32)
+        self._received = 0
+        self._turn = _Turn()
+        self._score = 0.0
+
+    @property
+    def t(self) -> float:
+        """Media time of the audio fed so far (s)."""
+        return self._received / SAMPLE_RATE
+
+    def feed(self, audio: np.ndarray) -> list[Event]:
+        """Add 16 kHz float audio; returns what happened by the end of it."""
+        audio = np.asarray(audio, dtype=np.float32)
+        self._received += len(audio)
+        self._history.append(audio)
+        self._asr.append(audio)
+        events: list[Event] = []
+        self._pending = np.concatenate([self._pending, audio])
+        n = self._voice.window_samples
+        window_end = self.t - len(self._pending) / SAMPLE_RATE
+        while len(self._pending) >= n:
+            window, self._pending = self._pending[:n], self._pending[n:]
+            window_end += n / SAMPLE_RATE
+            confidence = self._voice.confidence(window)
+            self._turns.voice(window_end, confidence >= self._vad_confidence)
+            vad = self._segmenter.feed(window_end, confidence)
+            if vad is not None and vad.kind == "start":
+                self._asr.speech_started()
+                self._turns.speech_started(vad.t, vad.edge)
+                events.append(SpeechStarted(vad.t, vad.edge))
+            elif vad is not None:
+                self._asr.speech_stopped(vad.t, vad.edge)
+                self._turns.speech_stopped(vad.t, vad.edge)
+        events += self._recognise()
+        events += self._decide()
+        return events
+
+    def force_end(self) -> list[Event]:
+        """End the current turn now (the client's ForceEndpoint): flush, emit what there is."""
+        update = self._asr.finish(self.t)
+        self._take(update)
+        words = tuple(self._turn.final)
+        self._turn = _Turn()
+        return [EndOfTurn(self.t, words, 1.0)] if words else []
+
+    def _recognise(self) -> list[Event]:
+        edge = self._asr.flush_due(self.t)
+        if edge is not None:
+            update = self._asr.finish(edge)
+            self._take(update)
+            self._turns.flushed(self.t)
+        elif self._asr.due(self.t):
+            update = self._asr.update()
+            self._take(update)
+        else:
+            return []
+        if not (update.committed or update.partial):
+            return []
+        return [Words(self.t, tuple(self._turn.final), tuple(self._turn.partial))]
+
+    def _take(self, update: Update) -> None:
+        if update.committed:
+            self._turns.final(Final(tuple(update.committed), audio_end=update.committed[-1].end))
+        self._turn.final += update.committed
+        self._turn.partial = list(update.partial)
+
+    def _decide(self) -> list[Event]:
+        out: list[Event] = []
+        for e in self._turns.tick(self.t):
+            if e.verdict is not None and e.verdict.score is not None:
+                self._score = e.verdict.score
+            if e.kind in ("turn_end", "turn_discarded") and self._turn.final:
+                words, self._turn = tuple(self._turn.final), _Turn()
+                out.append(EndOfTurn(e.t, words, self._score if e.kind == "turn_end" else 0.0))
+        return out
