@@ -11,8 +11,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loguru import logger
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="end-of-turn detector the pipeline acts on",
     )
+    _add_stt(r)
     _add_set(r)
     r.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
 
@@ -63,6 +68,26 @@ def _parser() -> argparse.ArgumentParser:
     add_compare(sub)
     add_emulate(sub)
     return p
+
+
+def _add_stt(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stt",
+        choices=["local", "assemblyai"],
+        help="recogniser: local Whisper (default) or a cloud provider (its key from the environment)",
+    )
+    parser.add_argument(
+        "--stt-url", help="the cloud provider's websocket URL, e.g. an `agent emulate` server"
+    )
+
+
+def apply_stt(settings: Settings, args: argparse.Namespace) -> Settings:
+    """``--stt`` / ``--stt-url`` onto the settings."""
+    if getattr(args, "stt", None):
+        settings.stt = args.stt
+    if getattr(args, "stt_url", None):
+        settings.stt_url = args.stt_url
+    return settings
 
 
 def _add_set(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +132,7 @@ def _replay(args: argparse.Namespace) -> int:
     from agent.settings import Settings, with_overrides
 
     try:
-        settings = with_overrides(Settings(), args.set)
+        settings = apply_stt(with_overrides(Settings(), args.set), args)
     except ValueError as e:
         print(f"agent: {e}", file=sys.stderr)
         return 2

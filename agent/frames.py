@@ -62,6 +62,15 @@ class BotOutputFrame(SystemFrame):
 
 
 @dataclass
+class NativeTurnFrame(SystemFrame):
+    """A cloud provider's own turn event (``kind``: start, eager_end, resumed or end)."""
+
+    kind: str = "end"
+    index: int = 0
+    confidence: float | None = None
+
+
+@dataclass
 class CancelSpeculationFrame(SystemFrame):
     """The user went on after a likely end: drop the reply prepared for it."""
 

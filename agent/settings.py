@@ -14,6 +14,8 @@ from agent.asr.segment_stt import SegmentSttSettings
 from agent.asr.streaming import StreamingSettings
 from agent.asr.whisper_model import WhisperSettings
 from agent.bargein.controller import BargeInSettings
+from agent.cloud.assemblyai import AssemblyAISettings
+from agent.cloud.stt import CloudSttSettings
 from agent.echo import EchoSettings
 from agent.llm.openai_compatible import OpenAISettings
 from agent.llm.scripted import ScriptedLLMSettings
@@ -43,8 +45,16 @@ class Settings(BaseModel):
     whisper: WhisperSettings = Field(default_factory=WhisperSettings)
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     segment_stt: SegmentSttSettings = Field(default_factory=SegmentSttSettings)
-    detector: Literal["hybrid", "smart-turn", "silence"] = Field(
-        "hybrid", description="the end-of-turn detector the pipeline acts on (best in eot-eval)"
+    stt: Literal["local", "assemblyai"] = Field(
+        "local", description="the recogniser: local Whisper, or a cloud provider (needs its key or stt_url)"
+    )
+    stt_url: str | None = Field(None, description="the cloud provider's websocket URL (an emulator, a proxy)")
+    cloud: CloudSttSettings = Field(default_factory=CloudSttSettings)
+    assemblyai: AssemblyAISettings = Field(default_factory=AssemblyAISettings)
+    detector: Literal["hybrid", "smart-turn", "silence", "native"] = Field(
+        "hybrid",
+        description="the end-of-turn detector the pipeline acts on (best in eot-eval); native: the "
+        "cloud provider's own end of turn",
     )
     hybrid: HybridSettings = Field(default_factory=HybridSettings)
     smart_turn: SmartTurnSettings = Field(default_factory=SmartTurnSettings)

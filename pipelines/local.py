@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from functools import partial
 
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameProcessor
@@ -18,6 +19,8 @@ from agent.asr.streaming import StreamingRecognizer
 from agent.asr.streaming_stt import StreamingSTTProcessor
 from agent.asr.whisper_model import WhisperRecognizer
 from agent.bargein.processor import BargeInProcessor
+from agent.cloud.assemblyai import AssemblyAIProvider
+from agent.cloud.stt import CloudSTTProcessor
 from agent.echo import EchoCanceller, EchoCancelProcessor, EchoPathDetector
 from agent.events import Timeline
 from agent.latency import Stage
@@ -27,6 +30,7 @@ from agent.speaker import SpeakerProcessor
 from agent.tts.piper_voice import PiperSynth
 from agent.tts.processor import TTSProcessor
 from agent.turn.detectors import Detector, HybridDetector, SilenceDetector, SmartTurnDetector
+from agent.turn.native import NativeDetector
 from agent.turn.processor import TurnProcessor
 from agent.turn.smart_turn import SmartTurnModel
 from agent.vad import SileroVoice, VADProcessor
@@ -54,6 +58,8 @@ def detectors(models: Models, settings: Settings) -> list[Detector]:
     """The end-of-turn detectors for ``settings.detector`` (smart-turn gets a silence fallback;
     the hybrid has its own)."""
     score = models.smart_turn.probability
+    if settings.detector == "native":
+        return [NativeDetector(), SilenceDetector(settings.silence_fallback, name="silence-fallback")]
     if settings.detector == "hybrid":
         return [HybridDetector(score, settings.hybrid)]
     if settings.detector == "silence":
@@ -90,8 +96,12 @@ def build(
     mode = {"enable_direct_mode": direct}
     context = LLMContext()
     vad = VADProcessor(SileroVoice(), settings.vad, timeline, **mode)
-    stt: SegmentSTTProcessor | StreamingSTTProcessor
-    if settings.asr == "streaming":
+    stt: SegmentSTTProcessor | StreamingSTTProcessor | CloudSTTProcessor
+    if settings.stt == "assemblyai":
+        cloud = settings.cloud.model_copy(update={"finalize_on_vad_stop": settings.detector != "native"})
+        provider = partial(AssemblyAIProvider, settings.assemblyai, settings.stt_url)
+        stt = CloudSTTProcessor(provider, cloud, timeline, **mode)
+    elif settings.asr == "streaming":
         recognizer = StreamingRecognizer(
             models.whisper.decode_window,
             settings.streaming,

@@ -29,6 +29,7 @@ from agent.frames import (
     CancelSpeculationFrame,
     FalseAlarmFrame,
     MediaClockFrame,
+    NativeTurnFrame,
     VoiceWindowFrame,
     live_time,
     media_time,
@@ -38,6 +39,7 @@ from agent.latency import Stage
 from agent.media import AudioHistory, from_pcm16
 from agent.turn.controller import TurnController, TurnEvent, TurnSettings
 from agent.turn.detectors import Detector, Verdict
+from agent.turn.native import NativeDetector, NativeTurn
 
 
 class TurnProcessor(FrameProcessor):
@@ -56,6 +58,7 @@ class TurnProcessor(FrameProcessor):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._history = AudioHistory(history_s)
         self._controller = TurnController(detectors, settings, self._history.slice)
+        self._natives = [d for d in detectors if isinstance(d, NativeDetector)]
         self._context = context
         self._timeline = timeline
         self._voice_confidence = voice_confidence
@@ -84,6 +87,10 @@ class TurnProcessor(FrameProcessor):
         elif isinstance(frame, TranscriptionFrame) and isinstance(frame.result, Final):
             self._flush_live = max(self._flush_live, live_time(frame))
             self._controller.final(frame.result)
+        elif isinstance(frame, NativeTurnFrame):
+            said = NativeTurn(frame.kind, media_time(frame), frame.index, frame.confidence)  # type: ignore[arg-type]
+            for d in self._natives:
+                d.provider(said)
         elif isinstance(frame, VoiceWindowFrame):
             self._controller.voice(frame.t, frame.confidence >= self._voice_confidence)
         elif isinstance(frame, FalseAlarmFrame):

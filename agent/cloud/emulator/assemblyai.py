@@ -17,6 +17,7 @@ Protocol (``wss://streaming.assemblyai.com/v3/ws``, served here as ``ws://HOST:P
     {"type": "ForceEndpoint"}       ───────►  ends the turn now
     {"type": "UpdateConfiguration", ...}      end-of-turn settings mid-stream
     {"type": "Terminate"}           ───────►  in-flight Turn, Termination, close 1000
+    (session_heartbeat=true)        ◄───────  Heartbeat each second of audio
 
 Word times are milliseconds of session audio. Unformatted transcripts are lower case without
 punctuation, as the service sends them; the formatted one is Whisper's own text. Settings map
@@ -52,6 +53,7 @@ _MODELS: dict[str, Any] = {
     "SpeechStarted": aai.SpeechStartedEvent,
     "Termination": aai.TerminationEvent,
     "Error": aai.ErrorEvent,
+    "Heartbeat": aai.HeartbeatEvent,
 }
 
 
@@ -75,6 +77,8 @@ class AssemblyAISession:
     def __init__(self, models: Models, settings: Settings, query: dict[str, str]) -> None:
         self.sample_rate = int(query.get("sample_rate", "0") or 0)
         self.format_turns = query.get("format_turns", "false").lower() == "true"
+        self.heartbeat = query.get("session_heartbeat", "false").lower() == "true"
+        self._next_beat = 1.0
         self._settings = settings.model_copy(deep=True)
         self.configure(query)
         self.engine = LocalTurnEngine(models, self._settings)
@@ -102,6 +106,18 @@ class AssemblyAISession:
         if self.sample_rate != 16000:
             audio = resample(audio, self.sample_rate, 16000)
         return self.engine.feed(audio)
+
+    def heartbeat_due(self) -> dict[str, Any] | None:
+        """A Heartbeat each second of audio, when the client asked for them."""
+        if not self.heartbeat or self.audio_s < self._next_beat:
+            return None
+        self._next_beat += 1.0
+        return {
+            "type": "Heartbeat",
+            "total_audio_received_ms": _ms(self.audio_s),
+            "total_duration_ms": _ms(time.monotonic() - self.began),
+            "realtime_factor": round(self.audio_s / max(1e-3, time.monotonic() - self.began), 3),
+        }
 
     def messages(self, event: Event) -> list[dict[str, Any]]:
         if isinstance(event, SpeechStarted):
@@ -211,6 +227,9 @@ class _Connection:
         for event in events:
             for m in session.messages(event):
                 await self._send(m)
+        beat = session.heartbeat_due()
+        if beat is not None:
+            await self._send(beat)
         t = session.audio_s
         if self._drop_at is not None and t >= self._drop_at:
             self._ws.transport.abort()  # no close frame: a dropped network

@@ -1,0 +1,250 @@
+"""Pipecat STT processor around any cloud :class:`~agent.cloud.provider.Provider`: stays up.
+
+Audio goes to the provider as it comes and into a rolling buffer of the audio finals do not
+cover yet. Provider events are taken on the media clock: each is stamped with the tick at which
+it arrived, so words and turn events reach the turn controller as they would in a live call.
+
+Staying up::
+
+    connected ──drop / error / stall──► reconnecting: wait 1 s, 2 s, 4 s ... (cap, ±20 % jitter)
+        ▲                                    │ connect OK
+        └──── replay the buffered audio ◄────┘   (from the first speech no final covers yet,
+                                                  so nothing is lost; words ending before the
+                                                  last final are dropped, so nothing is
+                                                  duplicated; silence is not replayed)
+    a fatal error (a rejected key) or the retry budget spent ──► down
+
+The retry budget is reset once a session has stayed healthy for ``healthy_s``. A stall is no
+message for ``stall_s`` while audio is being sent. Connection management runs on the wall clock
+(it is about the network); decisions stay on media time. Each state change is a
+``stt_connection`` event in the timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+
+from pipecat.frames.frames import (
+    EndFrame,
+    Frame,
+    InputAudioRawFrame,
+    InterimTranscriptionFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pydantic import BaseModel, Field
+
+from agent.cloud.provider import CloudClosed, CloudTurn, CloudWords, Provider, ProviderError
+from agent.events import Final, Timeline, Word
+from agent.frames import AsrFlushedFrame, MediaClockFrame, NativeTurnFrame, stamp
+from agent.latency import Stage
+from agent.media import SAMPLE_RATE, AudioHistory, from_pcm16, to_pcm16
+
+
+class CloudSttSettings(BaseModel):
+    """Connection and reconciliation knobs (seconds)."""
+
+    backoff_first_s: float = Field(1.0, description="first wait before reconnecting (s)")
+    backoff_cap_s: float = Field(16.0, description="longest wait between attempts (s)")
+    retries: int = Field(8, description="attempts before giving up (reset after a healthy session)")
+    healthy_s: float = Field(10.0, description="a session this long resets the retry budget (s)")
+    stall_s: float = Field(5.0, description="no message this long while sending audio is a stall (s)")
+    buffer_s: float = Field(30.0, description="audio kept for replay after a reconnect (s)")
+    replay_margin_s: float = Field(0.3, description="replay this much before the last final's end (s)")
+    finalize_on_vad_stop: bool = Field(True, description="ask the provider to finalise at a VAD stop")
+
+
+class CloudSTTProcessor(FrameProcessor):
+    """Streams audio to a cloud provider; emits finals, partials and its turn events."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Provider],
+        settings: CloudSttSettings,
+        timeline: Timeline,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._new_provider = connect
+        self._s = settings
+        self._timeline = timeline
+        self._buffer = AudioHistory(settings.buffer_s)
+        self._provider: Provider | None = None
+        self._offset = 0.0  # media time of the current session's first sample
+        self._covered = 0.0  # media time up to which finals have been passed on
+        self._uncovered: float | None = None  # onset of speech no final has reached yet
+        self._speaking = False
+        self._task: asyncio.Task[None] | None = None
+        self._down = False
+        self._last_message = time.monotonic()
+        self._connected_at = 0.0
+        self._failures = 0
+        self._closing: set[asyncio.Task[None]] = set()
+        self.stage = Stage("asr")
+        """Live-time model of this processor's compute (the provider's is in its arrival times)."""
+        self.reconnects: list[float] = []
+        """Wall seconds each reconnect took (drop noticed to session replayed)."""
+
+    @property
+    def now(self) -> float:
+        return self._buffer.end_time
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InputAudioRawFrame):
+            await self._audio(frame)
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._speaking = True
+            if self._uncovered is None:
+                self._uncovered = float(frame.metadata.get("edge", self.now))
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._speaking = False
+            if self._provider is not None and self._s.finalize_on_vad_stop:
+                await self._safely(self._provider.finalize())
+        elif isinstance(frame, EndFrame):
+            await self._shutdown()
+        await self.push_frame(frame, direction)
+        if isinstance(frame, MediaClockFrame):
+            await self._drain(frame.t)
+
+    async def _audio(self, frame: InputAudioRawFrame) -> None:
+        audio = from_pcm16(frame.audio)
+        self._buffer.append(audio)
+        if self._provider is None and self._task is None and not self._down:
+            self._task = asyncio.create_task(self._connect(first=not self.reconnects and not self._failures))
+        elif self._provider is not None:
+            stalled = time.monotonic() - self._last_message > self._s.stall_s
+            if stalled:
+                await self._lost(f"stalled: no message for {self._s.stall_s:.0f} s")
+            else:
+                await self._safely(self._provider.send(frame.audio))
+
+    async def _connect(self, first: bool) -> None:
+        began = time.monotonic()
+        wait = self._s.backoff_first_s
+        while not self._down:
+            if not first:
+                await asyncio.sleep(min(wait, self._s.backoff_cap_s) * random.uniform(0.8, 1.2))
+                wait *= 2
+            first = False
+            provider = self._new_provider()
+            try:
+                await provider.connect()
+            except ProviderError as e:
+                self._failures += 1
+                if e.fatal or self._failures > self._s.retries:
+                    self._give_up(str(e))
+                    return
+                self._timeline.add("stt_connection", self.now, state="reconnecting", reason=str(e))
+                continue
+            # Replay what finals do not cover yet (audio keeps arriving meanwhile: loop until
+            # caught up), then go live with no await in between.
+            self._offset = sent = max(self._buffer.start_time, self._replay_from())
+            while self.now - sent > 1e-9:
+                end = self.now
+                backlog = self._buffer.slice(sent, end)
+                for i in range(0, len(backlog), SAMPLE_RATE // 10):
+                    await provider.send(to_pcm16(backlog[i : i + SAMPLE_RATE // 10]))
+                sent = end
+            self._provider = provider
+            self._last_message = self._connected_at = time.monotonic()
+            if self.reconnects or self._failures:
+                self.reconnects.append(time.monotonic() - began)
+            self._timeline.add("stt_connection", self.now, state="connected", provider=provider.name)
+            self._task = None
+            return
+
+    def _replay_from(self) -> float:
+        """Where a new session starts: just before the first speech no final has reached (the
+        end of the last final, or the onset of speech since), or a moment ago when there was
+        none (silence needs no replay; replaying it could keep a flaky link from catching up)."""
+        margin = self._s.replay_margin_s
+        if self._uncovered is None:
+            return self.now - margin
+        return max(self._covered, self._uncovered) - margin
+
+    async def _lost(self, reason: str) -> None:
+        provider, self._provider = self._provider, None
+        if provider is None:
+            return
+        if time.monotonic() - self._connected_at >= self._s.healthy_s:
+            self._failures = 0
+        self._timeline.add("stt_connection", self.now, state="reconnecting", reason=reason)
+        self._task = asyncio.create_task(self._connect(first=False))
+        self._closing.add(asyncio.create_task(self._close_quietly(provider)))
+
+    async def _close_quietly(self, provider: Provider) -> None:
+        """Say goodbye to a broken session in the background: a stalled server never answers,
+        and the pipeline must not wait for it."""
+        with contextlib.suppress(Exception):  # the session is broken already
+            await asyncio.wait_for(provider.close(), timeout=3.0)
+
+    def _give_up(self, reason: str) -> None:
+        self._down = True
+        self._task = None
+        self._timeline.add("stt_connection", self.now, state="down", reason=reason)
+
+    async def _drain(self, t: float) -> None:
+        provider = self._provider
+        if provider is None:
+            return
+        while not provider.events.empty():
+            event = provider.events.get_nowait()
+            self._last_message = time.monotonic()
+            if isinstance(event, CloudWords):
+                await self._words(event, t)
+            elif isinstance(event, CloudTurn):
+                self._timeline.add(
+                    "native_turn", t, kind=event.kind, index=event.index, score=event.confidence
+                )
+                out = NativeTurnFrame(kind=event.kind, index=event.index, confidence=event.confidence)
+                await self.push_frame(stamp(out, t))
+                if event.kind == "end":
+                    await self.push_frame(stamp(AsrFlushedFrame(audio_end=t), t))
+                    if not self._speaking:
+                        self._uncovered = None  # the provider made all speech so far final
+            elif isinstance(event, CloudClosed):
+                if event.fatal:
+                    self._provider = None
+                    self._give_up(event.reason)
+                    self._closing.add(asyncio.create_task(self._close_quietly(provider)))
+                else:
+                    await self._lost(event.reason)
+                return
+
+    async def _words(self, event: CloudWords, t: float) -> None:
+        fresh = [self._media(w) for w in event.final]
+        fresh = [w for w in fresh if w.end > self._covered + 1e-3]  # replayed audio: seen already
+        if fresh:
+            self._covered = fresh[-1].end
+            final = Final(tuple(fresh), audio_end=fresh[-1].end)
+            self._timeline.add("final", t, text=final.text, words=[w.as_dict() for w in fresh])
+            await self.push_frame(stamp(TranscriptionFrame(final.text, "user", f"{t:.3f}", result=final), t))
+        if event.partial:
+            text = " ".join(w.text for w in event.partial)
+            self._timeline.add("partial", t, text=text)
+            await self.push_frame(stamp(InterimTranscriptionFrame(text, "user", f"{t:.3f}"), t))
+
+    def _media(self, w: Word) -> Word:
+        return Word(w.text, w.start + self._offset, w.end + self._offset, w.p)
+
+    async def _safely(self, step: object) -> None:
+        """Await a provider call; a broken connection becomes a reconnect, not a crash."""
+        try:
+            await step  # type: ignore[misc]
+        except Exception as e:  # any transport error of any SDK
+            await self._lost(f"{type(e).__name__}")
+
+    async def _shutdown(self) -> None:
+        self._down = True
+        if self._task is not None:
+            self._task.cancel()
+        if self._provider is not None:
+            provider, self._provider = self._provider, None
+            await self._close_quietly(provider)

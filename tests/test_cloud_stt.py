@@ -1,0 +1,88 @@
+"""The pipeline on a cloud recogniser: AssemblyAI's official client against the emulator on loopback,
+paced in real time as a live call would be, fault-free and with the connection dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import pytest
+from websockets.asyncio.server import serve
+
+from agent.cloud.emulator.assemblyai import AssemblyAIEmulator
+from agent.cloud.emulator.faults import Faults
+from agent.replay.runner import Replayer
+from agent.replay.scenario import load_scenario
+
+SCENARIO = """
+description: Two short turns for the cloud path.
+turns:
+  - user: What time does the pharmacy open tomorrow?
+    agent: It opens at nine.
+  - user: And is it open on Sunday?
+    agent: No, it is closed on Sunday.
+"""
+
+
+def words(events: list[dict[str, Any]]) -> list[str]:
+    text = " ".join(e["text"] for e in events if e["type"] == "final")
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+async def replay_on_emulator(replayer: Replayer, path, faults: Faults, detector: str = "hybrid"):
+    emulator = AssemblyAIEmulator(replayer.models, replayer.settings, faults)
+    async with serve(emulator.handle, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        settings = replayer.settings.model_copy(
+            update={"stt": "assemblyai", "stt_url": f"ws://127.0.0.1:{port}", "detector": detector}
+        )
+        cloud = Replayer(settings, realtime=True, models=replayer.models)
+        run = await cloud.run(load_scenario(path))
+    return run, emulator
+
+
+@pytest.fixture(scope="module")
+def local_words(replayer, tmp_path_factory) -> list[str]:
+    path = tmp_path_factory.mktemp("cloud") / "two_turns.yaml"
+    path.write_text(SCENARIO)
+    run = asyncio.run(replayer.run(load_scenario(path)))
+    return words(run.timeline.events)
+
+
+def test_cloud_finals_and_turns_match_the_local_path(replayer, write, local_words) -> None:
+    path = write("two_turns.yaml", SCENARIO)
+    run, _ = asyncio.run(replay_on_emulator(replayer, path, Faults()))
+    events = run.timeline.events
+    assert [e["state"] for e in events if e["type"] == "stt_connection"] == ["connected"]
+    assert words(events) == local_words
+    ends = [e for e in events if e["type"] == "turn_end"]
+    assert len(ends) == 2 and run.stopped is None
+
+
+def test_native_end_of_turn_drives_the_turns(replayer, write, local_words) -> None:
+    path = write("two_turns.yaml", SCENARIO)
+    run, _ = asyncio.run(replay_on_emulator(replayer, path, Faults(), detector="native"))
+    ends = [e for e in run.timeline.events if e["type"] == "turn_end"]
+    assert len(ends) == 2 and {e["detector"] for e in ends} == {"native"}
+    assert any(e["type"] == "native_turn" for e in run.timeline.events)
+
+
+def test_dropped_connections_lose_no_final_and_duplicate_none(replayer, write, local_words) -> None:
+    path = write("two_turns.yaml", SCENARIO)
+    run, emulator = asyncio.run(replay_on_emulator(replayer, path, Faults(drop_every=(3.0, 5.0), seed=7)))
+    states = [e["state"] for e in run.timeline.events if e["type"] == "stt_connection"]
+    assert states.count("reconnecting") >= 2 and "down" not in states
+    assert emulator.sessions == states.count("connected")
+    assert words(run.timeline.events) == local_words
+
+
+def test_a_stalled_connection_is_noticed_and_replaced(replayer, write, local_words) -> None:
+    path = write("two_turns.yaml", SCENARIO)
+    short = replayer.settings.cloud.model_copy(update={"stall_s": 1.5})
+    stalled = Replayer(replayer.settings.model_copy(update={"cloud": short}), models=replayer.models)
+    run, emulator = asyncio.run(replay_on_emulator(stalled, path, Faults(stall_at=2.0)))
+    reasons = [e.get("reason", "") for e in run.timeline.events if e["type"] == "stt_connection"]
+    assert any(r.startswith("stalled") for r in reasons)
+    assert emulator.sessions == 2
+    assert words(run.timeline.events) == local_words
