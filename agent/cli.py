@@ -11,12 +11,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
-if TYPE_CHECKING:
-    from agent.settings import Settings
+from agent.options import add_set_option, add_stt_options, apply_stt, live_provider
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,12 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--detector",
-        choices=["hybrid", "smart-turn", "silence"],
+        choices=["hybrid", "smart-turn", "silence", "native"],
         default=None,
-        help="end-of-turn detector the pipeline acts on",
+        help="end-of-turn detector the pipeline acts on (native: the cloud --stt's own)",
     )
-    _add_stt(r)
-    _add_set(r)
+    add_stt_options(r)
+    add_set_option(r)
     r.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
 
     b = sub.add_parser("bench", help="benchmarks that print and write JSON figures")
@@ -58,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--json", type=Path, help="write the figures here")
     a.add_argument("--chunk-s", type=float, help="decode every this much new audio (s)")
     a.add_argument("--loop-minutes", type=float, help="soak: stream the files repeated this long")
-    _add_set(a)
+    add_set_option(a)
     a.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
     from agent.cloud.emulator.cli import add_parser as add_emulate
     from agent.compare import add_parser as add_compare
@@ -68,36 +66,6 @@ def _parser() -> argparse.ArgumentParser:
     add_compare(sub)
     add_emulate(sub)
     return p
-
-
-def _add_stt(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--stt",
-        choices=["local", "assemblyai"],
-        help="recogniser: local Whisper (default) or a cloud provider (its key from the environment)",
-    )
-    parser.add_argument(
-        "--stt-url", help="the cloud provider's websocket URL, e.g. an `agent emulate` server"
-    )
-
-
-def apply_stt(settings: Settings, args: argparse.Namespace) -> Settings:
-    """``--stt`` / ``--stt-url`` onto the settings."""
-    if getattr(args, "stt", None):
-        settings.stt = args.stt
-    if getattr(args, "stt_url", None):
-        settings.stt_url = args.stt_url
-    return settings
-
-
-def _add_set(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="change one setting, e.g. --set streaming.settle_s=0.4 (repeatable)",
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,7 +120,8 @@ def _replay(args: argparse.Namespace) -> int:
         return 2
     try:
         paths = find_scenarios(args.path)
-        summary = run_replay(paths, args.out, settings, llm, args.realtime)
+        realtime = args.realtime or live_provider(settings)
+        summary = run_replay(paths, args.out, settings, llm, realtime)
     except (ValueError, RuntimeError, OSError) as e:
         print(f"agent: {e}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from typing import Any
 
 from agent.eot.evaluate import DETECTORS, gather, summarize, sweep
 from agent.eot.manifest import ManifestError, load_manifest
+from agent.options import add_set_option, add_stt_options, apply_stt, live_provider
 from agent.report.compare_html import render
 from agent.settings import Settings, with_overrides
 
@@ -36,13 +37,8 @@ def add_parser(sub: Any) -> None:
         help=f"comma-separated strategies (default: {','.join(LOCAL)})",
     )
     c.add_argument("--out", type=Path, default=Path("out/compare"), help="output folder")
-    c.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="change one setting for every strategy (repeatable)",
-    )
+    add_stt_options(c)
+    add_set_option(c)
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -51,28 +47,33 @@ def compare(args: argparse.Namespace) -> int:
     from pipelines.local import Models
 
     names = [n.strip() for n in args.detectors.split(",") if n.strip()]
-    unknown = [n for n in names if n not in LOCAL]
+    available = LOCAL + (("native",) if (args.stt or "local") != "local" else ())
+    unknown = [n for n in names if n not in available]
     if unknown or not names:
         print(
-            f"agent: --detectors {','.join(unknown) or '(none)'}: available are {', '.join(LOCAL)} "
-            "(cloud natives need their adapters, not built yet)",
+            f"agent: --detectors {','.join(unknown) or '(none)'}: available are {', '.join(available)} "
+            "(native needs a cloud --stt)",
             file=sys.stderr,
         )
         return 2
     try:
-        base = with_overrides(Settings(), args.set)
+        base = apply_stt(with_overrides(Settings(), args.set), args)
         paths = find_scenarios(args.path)
         models = Models.load(base)
         replays: dict[str, Any] = {}
         for name in names:
             settings = base.model_copy(update={"detector": name})
             print(f"== {name}", file=sys.stderr, flush=True)
-            summary = asyncio.run(replay_all(paths, args.out / name, settings, models=models))
+            realtime = live_provider(settings)
+            summary = asyncio.run(
+                replay_all(paths, args.out / name, settings, realtime=realtime, models=models)
+            )
             replays[name] = summary["overall"]
         manifest = args.out / names[0] / "eot_manifest.jsonl"
         items = load_manifest(manifest)
         evidence, _ = gather(items, models.smart_turn.probability, _transcriber(models))
-        detectors = {n: summarize(sweep(evidence, DETECTORS[n]())) for n in names}
+        # native has no knobs here to sweep: it shows in the table, from its replay
+        detectors = {n: summarize(sweep(evidence, DETECTORS[n]())) for n in names if n in DETECTORS}
     except (ValueError, RuntimeError, OSError, ManifestError) as e:
         print(f"agent: {e}", file=sys.stderr)
         return 2
@@ -82,11 +83,11 @@ def compare(args: argparse.Namespace) -> int:
     (args.out / "compare.json").write_text(json.dumps(result, indent=1))
     (args.out / "compare.html").write_text(render(replays, detectors, counts, os.fspath(args.path)))
     for n in names:
-        o, d = replays[n], detectors[n]
+        o, d = replays[n], detectors.get(n, {})
         print(
             f"{n:11s} eot p50 {o['eot_latency_ms']['p50']} ms, cutoffs {o['premature_cutoffs']}; "
-            f"sweep: cutoff@300ms {d['cutoff_at_300ms']} cutoff@600ms {d['cutoff_at_600ms']} "
-            f"latency@5% {d['latency_at_5pct_cutoff_ms']} ms"
+            f"sweep: cutoff@300ms {d.get('cutoff_at_300ms')} cutoff@600ms {d.get('cutoff_at_600ms')} "
+            f"latency@5% {d.get('latency_at_5pct_cutoff_ms')} ms"
         )
     print(f"Report: {args.out}/compare.html")
     return 0

@@ -45,10 +45,14 @@ class Settings(BaseModel):
     whisper: WhisperSettings = Field(default_factory=WhisperSettings)
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     segment_stt: SegmentSttSettings = Field(default_factory=SegmentSttSettings)
-    stt: Literal["local", "assemblyai"] = Field(
-        "local", description="the recogniser: local Whisper, or a cloud provider (needs its key or stt_url)"
+    stt: str = Field(
+        "local",
+        pattern=r"^(local|assemblyai|tape:.+)$",
+        description="the recogniser: local Whisper, a cloud provider (its key, or stt_url), or "
+        "tape:FILE (a recorded cloud run, replayed)",
     )
     stt_url: str | None = Field(None, description="the cloud provider's websocket URL (an emulator, a proxy)")
+    record_tape: str | None = Field(None, description="with a cloud stt: record its events to this file")
     cloud: CloudSttSettings = Field(default_factory=CloudSttSettings)
     assemblyai: AssemblyAISettings = Field(default_factory=AssemblyAISettings)
     detector: Literal["hybrid", "smart-turn", "silence", "native"] = Field(

@@ -8,8 +8,10 @@ of many scenarios loads each model once. Run ``python -m pipelines.local SCENARI
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameProcessor
@@ -20,7 +22,9 @@ from agent.asr.streaming_stt import StreamingSTTProcessor
 from agent.asr.whisper_model import WhisperRecognizer
 from agent.bargein.processor import BargeInProcessor
 from agent.cloud.assemblyai import AssemblyAIProvider
+from agent.cloud.provider import Provider
 from agent.cloud.stt import CloudSTTProcessor
+from agent.cloud.tape import TapeProvider, TapeWriter, load_tape
 from agent.echo import EchoCanceller, EchoCancelProcessor, EchoPathDetector
 from agent.events import Timeline
 from agent.latency import Stage
@@ -70,6 +74,19 @@ def detectors(models: Models, settings: Settings) -> list[Detector]:
     ]
 
 
+def cloud_stt(settings: Settings, timeline: Timeline, direct: bool) -> CloudSTTProcessor:
+    """The cloud recogniser ``settings.stt`` names (a provider, or ``tape:FILE``)."""
+    cloud = settings.cloud.model_copy(update={"finalize_on_vad_stop": settings.detector != "native"})
+    connect: Callable[[], Provider]
+    if settings.stt.startswith("tape:"):
+        records = load_tape(Path(settings.stt.removeprefix("tape:")))
+        connect = partial(TapeProvider, records)
+    else:
+        connect = partial(AssemblyAIProvider, settings.assemblyai, settings.stt_url)
+    tape = TapeWriter(Path(settings.record_tape)) if settings.record_tape else None
+    return CloudSTTProcessor(connect, cloud, timeline, tape, enable_direct_mode=direct)
+
+
 @dataclass
 class LocalPipeline:
     """The processors in order, plus the handles a runner needs."""
@@ -97,10 +114,8 @@ def build(
     context = LLMContext()
     vad = VADProcessor(SileroVoice(), settings.vad, timeline, **mode)
     stt: SegmentSTTProcessor | StreamingSTTProcessor | CloudSTTProcessor
-    if settings.stt == "assemblyai":
-        cloud = settings.cloud.model_copy(update={"finalize_on_vad_stop": settings.detector != "native"})
-        provider = partial(AssemblyAIProvider, settings.assemblyai, settings.stt_url)
-        stt = CloudSTTProcessor(provider, cloud, timeline, **mode)
+    if settings.stt != "local":
+        stt = cloud_stt(settings, timeline, direct)
     elif settings.asr == "streaming":
         recognizer = StreamingRecognizer(
             models.whisper.decode_window,

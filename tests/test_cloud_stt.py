@@ -30,12 +30,19 @@ def words(events: list[dict[str, Any]]) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
-async def replay_on_emulator(replayer: Replayer, path, faults: Faults, detector: str = "hybrid"):
+async def replay_on_emulator(
+    replayer: Replayer, path, faults: Faults, detector: str = "hybrid", tape: str | None = None
+):
     emulator = AssemblyAIEmulator(replayer.models, replayer.settings, faults)
     async with serve(emulator.handle, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
         settings = replayer.settings.model_copy(
-            update={"stt": "assemblyai", "stt_url": f"ws://127.0.0.1:{port}", "detector": detector}
+            update={
+                "stt": "assemblyai",
+                "stt_url": f"ws://127.0.0.1:{port}",
+                "detector": detector,
+                "record_tape": tape,
+            }
         )
         cloud = Replayer(settings, realtime=True, models=replayer.models)
         run = await cloud.run(load_scenario(path))
@@ -86,3 +93,17 @@ def test_a_stalled_connection_is_noticed_and_replaced(replayer, write, local_wor
     assert any(r.startswith("stalled") for r in reasons)
     assert emulator.sessions == 2
     assert words(run.timeline.events) == local_words
+
+
+def test_a_tape_replays_the_cloud_run_with_the_same_decisions(replayer, write, tmp_path) -> None:
+    path = write("two_turns.yaml", SCENARIO)
+    tape = tmp_path / "run.tape.jsonl"
+    live, _ = asyncio.run(replay_on_emulator(replayer, path, Faults(), tape=str(tape)))
+    offline = Replayer(replayer.settings.model_copy(update={"stt": f"tape:{tape}"}), models=replayer.models)
+    runs = [asyncio.run(offline.run(load_scenario(path))) for _ in range(2)]  # full speed, twice
+
+    def decided(run) -> list[tuple]:
+        kinds = ("final", "turn_end")
+        return [(e["type"], e["t"], e.get("text")) for e in run.timeline.events if e["type"] in kinds]
+
+    assert decided(runs[0]) == decided(runs[1]) == decided(live)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -56,6 +56,7 @@ class AssemblyAIProvider:
     """One AssemblyAI session; events go to ``events``."""
 
     name = "assemblyai"
+    clock: Literal["session", "media"] = "session"
 
     def __init__(self, settings: AssemblyAISettings, url: str | None = None, key: str | None = None) -> None:
         self._settings = settings
@@ -97,6 +98,9 @@ class AssemblyAIProvider:
             await self._client.connect(params)
         except Exception as e:  # the SDK raises its own and websockets' errors
             raise ProviderError(f"AssemblyAI connect to {self._host} failed: {type(e).__name__}") from None
+
+    def advance(self, t: float) -> None:
+        return None  # a live session runs on its own
 
     async def send(self, pcm: bytes) -> None:
         if self._client is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from agent.events import Word
 from agent.turn.native import NativeKind
@@ -57,10 +57,18 @@ class ProviderError(RuntimeError):
 
 
 class Provider(Protocol):
-    """One streaming session with a provider; a new object per connection."""
+    """One streaming session with a provider; a new object per connection.
+
+    ``clock`` says what word times are in: ``"session"`` (seconds of this connection's audio,
+    the providers) or ``"media"`` (a tape, recorded after mapping).
+    """
 
     name: str
+    clock: Literal["session", "media"]
     events: asyncio.Queue[CloudEvent]
+
+    def advance(self, t: float) -> None:
+        """Media time moved on to ``t`` (a live provider ignores it; a tape releases events)."""
 
     async def connect(self) -> None:
         """Open the session (raises :class:`ProviderError`)."""

@@ -41,6 +41,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pydantic import BaseModel, Field
 
 from agent.cloud.provider import CloudClosed, CloudTurn, CloudWords, Provider, ProviderError
+from agent.cloud.tape import TapeWriter
 from agent.events import Final, Timeline, Word
 from agent.frames import AsrFlushedFrame, MediaClockFrame, NativeTurnFrame, stamp
 from agent.latency import Stage
@@ -68,9 +69,12 @@ class CloudSTTProcessor(FrameProcessor):
         connect: Callable[[], Provider],
         settings: CloudSttSettings,
         timeline: Timeline,
+        tape: TapeWriter | None = None,
         **kwargs: object,
     ) -> None:
+        """``connect`` makes a new provider session; ``tape`` records every event taken."""
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._tape = tape
         self._new_provider = connect
         self._s = settings
         self._timeline = timeline
@@ -194,9 +198,16 @@ class CloudSTTProcessor(FrameProcessor):
         provider = self._provider
         if provider is None:
             return
+        provider.advance(t)
         while not provider.events.empty():
             event = provider.events.get_nowait()
             self._last_message = time.monotonic()
+            if isinstance(event, CloudWords) and provider.clock == "session":
+                event = CloudWords(
+                    tuple(map(self._media, event.final)), tuple(map(self._media, event.partial))
+                )
+            if self._tape is not None:
+                self._tape.write(t, event)
             if isinstance(event, CloudWords):
                 await self._words(event, t)
             elif isinstance(event, CloudTurn):
@@ -219,8 +230,7 @@ class CloudSTTProcessor(FrameProcessor):
                 return
 
     async def _words(self, event: CloudWords, t: float) -> None:
-        fresh = [self._media(w) for w in event.final]
-        fresh = [w for w in fresh if w.end > self._covered + 1e-3]  # replayed audio: seen already
+        fresh = [w for w in event.final if w.end > self._covered + 1e-3]  # replayed audio: seen already
         if fresh:
             self._covered = fresh[-1].end
             final = Final(tuple(fresh), audio_end=fresh[-1].end)
@@ -243,6 +253,9 @@ class CloudSTTProcessor(FrameProcessor):
 
     async def _shutdown(self) -> None:
         self._down = True
+        if self._tape is not None:
+            self._tape.close()
+            self._tape = None
         if self._task is not None:
             self._task.cancel()
         if self._provider is not None:
