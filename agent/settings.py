@@ -15,6 +15,7 @@ from agent.asr.streaming import StreamingSettings
 from agent.asr.whisper_model import WhisperSettings
 from agent.bargein.controller import BargeInSettings
 from agent.cloud.assemblyai import AssemblyAISettings
+from agent.cloud.deepgram_nova import DeepgramNovaSettings
 from agent.cloud.stt import CloudSttSettings
 from agent.echo import EchoSettings
 from agent.llm.openai_compatible import OpenAISettings
@@ -47,7 +48,7 @@ class Settings(BaseModel):
     segment_stt: SegmentSttSettings = Field(default_factory=SegmentSttSettings)
     stt: str = Field(
         "local",
-        pattern=r"^(local|assemblyai|tape:.+)$",
+        pattern=r"^(local|assemblyai|deepgram-nova|tape:.+)$",
         description="the recogniser: local Whisper, a cloud provider (its key, or stt_url), or "
         "tape:FILE (a recorded cloud run, replayed)",
     )
@@ -55,6 +56,7 @@ class Settings(BaseModel):
     record_tape: str | None = Field(None, description="with a cloud stt: record its events to this file")
     cloud: CloudSttSettings = Field(default_factory=CloudSttSettings)
     assemblyai: AssemblyAISettings = Field(default_factory=AssemblyAISettings)
+    deepgram_nova: DeepgramNovaSettings = Field(default_factory=DeepgramNovaSettings)
     detector: Literal["hybrid", "smart-turn", "silence", "native"] = Field(
         "hybrid",
         description="the end-of-turn detector the pipeline acts on (best in eot-eval); native: the "

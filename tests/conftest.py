@@ -40,3 +40,16 @@ def write(tmp_path: Path):
         return p
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def local_words(replayer, tmp_path_factory) -> list[str]:
+    """The finals' words of the cloud tests' scenario on the local recogniser."""
+    import asyncio
+
+    from agent.replay.scenario import load_scenario
+    from tests.cloud_helpers import SCENARIO, words
+
+    path = tmp_path_factory.mktemp("cloud") / "two_turns.yaml"
+    path.write_text(SCENARIO)
+    return words(asyncio.run(replayer.run(load_scenario(path))).timeline.events)

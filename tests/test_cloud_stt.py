@@ -4,30 +4,14 @@ paced in real time as a live call would be, fault-free and with the connection d
 from __future__ import annotations
 
 import asyncio
-import re
-from typing import Any
 
-import pytest
 from websockets.asyncio.server import serve
 
 from agent.cloud.emulator.assemblyai import AssemblyAIEmulator
 from agent.cloud.emulator.faults import Faults
 from agent.replay.runner import Replayer
 from agent.replay.scenario import load_scenario
-
-SCENARIO = """
-description: Two short turns for the cloud path.
-turns:
-  - user: What time does the pharmacy open tomorrow?
-    agent: It opens at nine.
-  - user: And is it open on Sunday?
-    agent: No, it is closed on Sunday.
-"""
-
-
-def words(events: list[dict[str, Any]]) -> list[str]:
-    text = " ".join(e["text"] for e in events if e["type"] == "final")
-    return re.findall(r"[a-z0-9']+", text.lower())
+from tests.cloud_helpers import SCENARIO, words
 
 
 async def replay_on_emulator(
@@ -47,14 +31,6 @@ async def replay_on_emulator(
         cloud = Replayer(settings, realtime=True, models=replayer.models)
         run = await cloud.run(load_scenario(path))
     return run, emulator
-
-
-@pytest.fixture(scope="module")
-def local_words(replayer, tmp_path_factory) -> list[str]:
-    path = tmp_path_factory.mktemp("cloud") / "two_turns.yaml"
-    path.write_text(SCENARIO)
-    run = asyncio.run(replayer.run(load_scenario(path)))
-    return words(run.timeline.events)
 
 
 def test_cloud_finals_and_turns_match_the_local_path(replayer, write, local_words) -> None:

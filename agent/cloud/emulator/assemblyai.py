@@ -29,7 +29,6 @@ message is validated against the official SDK's models before it is sent.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -38,8 +37,8 @@ from urllib.parse import parse_qs, urlparse
 
 from assemblyai.streaming.v3 import models as aai
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
+from agent.cloud.emulator.connection import Connection
 from agent.cloud.emulator.faults import Faults
 from agent.cloud.engine import Event, LocalTurnEngine, SpeechStarted, Words
 from agent.events import Word
@@ -97,15 +96,36 @@ class AssemblyAISession:
         if params.get("end_of_turn_confidence_threshold") is not None:
             h.threshold = float(params["end_of_turn_confidence_threshold"])
 
-    def begin(self) -> dict[str, Any]:
-        return {"type": "Begin", "id": str(uuid.uuid4()), "expires_at": int(time.time()) + 3600}
+    def greet(self) -> list[dict[str, Any]]:
+        return [{"type": "Begin", "id": str(uuid.uuid4()), "expires_at": int(time.time()) + 3600}]
 
-    def audio(self, pcm: bytes) -> list[Event]:
+    def audio(self, pcm: bytes) -> list[dict[str, Any]]:
         audio = from_pcm16(pcm)
         self.audio_s += len(audio) / self.sample_rate
         if self.sample_rate != 16000:
             audio = resample(audio, self.sample_rate, 16000)
-        return self.engine.feed(audio)
+        out = [m for event in self.engine.feed(audio) for m in self.messages(event)]
+        beat = self.heartbeat_due()
+        return out + ([beat] if beat is not None else [])
+
+    def command(self, message: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+        kind = message["type"]
+        if kind in ("Terminate", "ForceEndpoint"):
+            out = [m for event in self.engine.force_end() for m in self.messages(event)]
+            if kind == "Terminate":
+                return [*out, self.termination()], False
+            return out, True
+        if kind == "UpdateConfiguration":
+            self.configure(message)
+        elif kind != "KeepAlive":
+            raise ValueError(f"unknown message type {kind!r}")
+        return [], True
+
+    def error(self) -> dict[str, Any]:
+        return {"type": "Error", "error_code": 3005, "error": "Emulated server error"}
+
+    def check(self, message: dict[str, Any]) -> str:
+        return checked(message)
 
     def heartbeat_due(self) -> dict[str, Any] | None:
         """A Heartbeat each second of audio, when the client asked for them."""
@@ -197,80 +217,4 @@ class AssemblyAIEmulator:
             await ws.close(4000, "Sample rate must be a positive integer")
             return
         self.sessions += 1
-        await _Connection(ws, session, self._faults).run()
-
-
-class _Connection:
-    """Reads audio and commands, sends messages in order (delayed by --delay-ms), applies faults."""
-
-    def __init__(self, ws: ServerConnection, session: AssemblyAISession, faults: Faults) -> None:
-        self._ws = ws
-        self._session = session
-        self._faults = faults
-        self._drop_at = faults.next_drop()
-
-    async def run(self) -> None:
-        await self._send(self._session.begin())
-        try:
-            async for message in self._ws:
-                if isinstance(message, bytes):
-                    if not await self._audio(message):
-                        return
-                elif not await self._command(message):
-                    return
-        except ConnectionClosed:
-            return
-
-    async def _audio(self, pcm: bytes) -> bool:
-        session, faults = self._session, self._faults
-        events = await asyncio.to_thread(session.audio, pcm)
-        for event in events:
-            for m in session.messages(event):
-                await self._send(m)
-        beat = session.heartbeat_due()
-        if beat is not None:
-            await self._send(beat)
-        t = session.audio_s
-        if self._drop_at is not None and t >= self._drop_at:
-            self._ws.transport.abort()  # no close frame: a dropped network
-            return False
-        if faults.take_error(t):
-            await self._send({"type": "Error", "error_code": 3005, "error": "Emulated server error"})
-            await self._ws.close(1011, "Emulated server error")
-            return False
-        if faults.take_stall(t):
-            await self._ws.wait_closed()  # answer nothing more, keep the socket open
-            return False
-        return True
-
-    async def _command(self, text: str | bytes) -> bool:
-        session = self._session
-        try:
-            message = json.loads(text)
-            kind = message["type"]
-        except (ValueError, KeyError, TypeError):
-            await self._ws.close(4101, "Endpoint received a message with an invalid schema")
-            return False
-        if kind == "Terminate":
-            for event in await asyncio.to_thread(session.engine.force_end):
-                for m in session.messages(event):
-                    await self._send(m)
-            await self._send(session.termination())
-            await self._ws.close(1000)
-            return False
-        if kind == "ForceEndpoint":
-            for event in await asyncio.to_thread(session.engine.force_end):
-                for m in session.messages(event):
-                    await self._send(m)
-        elif kind == "UpdateConfiguration":
-            session.configure(message)
-        elif kind != "KeepAlive":
-            await self._ws.close(4101, "Endpoint received a message with an invalid schema")
-            return False
-        return True
-
-    async def _send(self, message: dict[str, Any]) -> None:
-        payload = checked(message)
-        if self._faults.delay_ms:
-            await asyncio.sleep(self._faults.delay_ms / 1000)
-        await self._ws.send(payload)
+        await Connection(ws, session, self._faults, bad_schema=4101).run()

@@ -9,12 +9,12 @@ from typing import Any
 
 from agent.cloud.emulator.faults import Faults, parse_range
 
-PROVIDERS = ("assemblyai",)
+PROVIDERS = ("assemblyai", "deepgram-nova")
 
 
 def add_parser(sub: Any) -> None:
     e = sub.add_parser("emulate", help="serve a cloud STT provider's websocket protocol offline")
-    e.add_argument("provider", choices=PROVIDERS, help="which protocol (Deepgram: not yet)")
+    e.add_argument("provider", choices=PROVIDERS, help="which protocol (Deepgram Flux: not yet)")
     e.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
     e.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
     e.add_argument("--api-key", help="accept only this key (default: any)")
@@ -50,15 +50,24 @@ def emulate(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace, faults: Faults) -> None:
     from websockets.asyncio.server import serve
 
-    from agent.cloud.emulator.assemblyai import AssemblyAIEmulator
     from agent.settings import Settings
     from pipelines.local import Models
 
     settings = Settings()
-    emulator = AssemblyAIEmulator(Models.load(settings), settings, faults, args.api_key)
-    async with serve(emulator.handle, args.host, args.port) as server:
+    models = Models.load(settings)
+    if args.provider == "assemblyai":
+        from agent.cloud.emulator.assemblyai import AssemblyAIEmulator
+
+        emulator: Any = AssemblyAIEmulator(models, settings, faults, args.api_key)
+        path, hint = "/v3/ws", "the AssemblyAI SDK's api_host"
+        process_request = None
+    else:
+        from agent.cloud.emulator.deepgram_nova import DeepgramNovaEmulator
+
+        emulator = DeepgramNovaEmulator(models, settings, faults, args.api_key)
+        path, hint = "/v1/listen", "the Deepgram SDK's environment (production)"
+        process_request = emulator.process_request
+    async with serve(emulator.handle, args.host, args.port, process_request=process_request) as server:
         port = server.sockets[0].getsockname()[1]
-        print(
-            f"AssemblyAI v3 emulator on ws://{args.host}:{port}/v3/ws (SDK api_host: ws://{args.host}:{port})"
-        )
+        print(f"{args.provider} emulator on ws://{args.host}:{port}{path} ({hint}: ws://{args.host}:{port})")
         await server.serve_forever()

@@ -1,0 +1,101 @@
+"""One emulated provider connection: audio and commands in, checked messages out, faults applied.
+
+Each provider supplies a :class:`Session` that knows its message shapes; this loop is the same for
+all of them::
+
+    greet() ──► messages
+    binary audio ──► session.audio(pcm) (in a worker thread) ──► messages
+    text command ──► session.command(json) ──► messages, and whether to go on
+    faults (media time of session audio): drop (abort, no close frame), error (the provider's
+    error message, then close), stall (stop answering, keep the socket), delay (every message)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Protocol
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from agent.cloud.emulator.faults import Faults
+
+
+class Session(Protocol):
+    audio_s: float
+
+    def greet(self) -> list[dict[str, Any]]:
+        """Messages sent right after the handshake."""
+
+    def audio(self, pcm: bytes) -> list[dict[str, Any]]:
+        """Messages caused by a chunk of audio (runs in a worker thread)."""
+
+    def command(self, message: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+        """Messages caused by a client command, and False when the session ends after them."""
+
+    def error(self) -> dict[str, Any]:
+        """The provider's error message (for --error-at)."""
+
+    def check(self, message: dict[str, Any]) -> str:
+        """The message as JSON once the provider SDK's model accepted it."""
+
+
+class Connection:
+    """Serves one :class:`Session` over one websocket."""
+
+    def __init__(self, ws: ServerConnection, session: Session, faults: Faults, bad_schema: int) -> None:
+        self._ws = ws
+        self._session = session
+        self._faults = faults
+        self._bad_schema = bad_schema  # the provider's close code for a message it cannot read
+        self._drop_at = faults.next_drop()
+
+    async def run(self) -> None:
+        await self._send_all(self._session.greet())
+        try:
+            async for message in self._ws:
+                if isinstance(message, bytes):
+                    if not await self._audio(message):
+                        return
+                elif not await self._command(message):
+                    return
+        except ConnectionClosed:
+            return
+
+    async def _audio(self, pcm: bytes) -> bool:
+        session, faults = self._session, self._faults
+        await self._send_all(await asyncio.to_thread(session.audio, pcm))
+        t = session.audio_s
+        if self._drop_at is not None and t >= self._drop_at:
+            self._ws.transport.abort()  # no close frame: a dropped network
+            return False
+        if faults.take_error(t):
+            await self._send_all([session.error()])
+            await self._ws.close(1011, "Emulated server error")
+            return False
+        if faults.take_stall(t):
+            await self._ws.wait_closed()  # answer nothing more, keep the socket open
+            return False
+        return True
+
+    async def _command(self, text: str | bytes) -> bool:
+        try:
+            message = json.loads(text)
+            if not isinstance(message, dict) or "type" not in message:
+                raise ValueError("no type")
+            out, go_on = await asyncio.to_thread(self._session.command, message)
+        except (ValueError, KeyError, TypeError):
+            await self._ws.close(self._bad_schema, "Endpoint received a message with an invalid schema")
+            return False
+        await self._send_all(out)
+        if not go_on:
+            await self._ws.close(1000)
+        return go_on
+
+    async def _send_all(self, messages: list[dict[str, Any]]) -> None:
+        for m in messages:
+            payload = self._session.check(m)
+            if self._faults.delay_ms:
+                await asyncio.sleep(self._faults.delay_ms / 1000)
+            await self._ws.send(payload)

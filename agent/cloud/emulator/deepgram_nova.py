@@ -1,0 +1,217 @@
+"""Deepgram ``/v1/listen`` (Nova-3) on loopback, answered by our local recogniser and turn logic.
+
+Protocol (``wss://api.deepgram.com/v1/listen``, served here as ``ws://HOST:PORT/v1/listen``)::
+
+    client                                       emulator
+    connect ?model=nova-3&encoding=linear16  ──► (Authorization: Token KEY; a wrong key is
+            &sample_rate=16000&interim_results       refused at the handshake with HTTP 401)
+            &utterance_end_ms&vad_events ...
+    binary PCM s16le                         ──►
+                                             ◄── SpeechStarted {timestamp}           (vad_events)
+                                             ◄── Results {is_final: false, ...}      (interim_results)
+                                             ◄── Results {is_final: true, ...}       (a turn may
+                                                                                       span several)
+                                             ◄── Results {is_final: true, speech_final: true}
+                                             ◄── UtteranceEnd {last_word_end}        (utterance_end_ms)
+    {"type": "Finalize"}                     ──► Results {from_finalize: true, is_final: true}
+    {"type": "KeepAlive"}                    ──► (nothing)
+    {"type": "CloseStream"}                  ──► last Results, Metadata, close 1000
+
+Times are seconds of session audio. Each message is checked against the SDK's own models.
+``endpointing`` (ms of silence) is the hybrid's first check, as Deepgram's silence endpointing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from deepgram.listen.v1.types import (
+    ListenV1Error,
+    ListenV1Metadata,
+    ListenV1Results,
+    ListenV1SpeechStarted,
+    ListenV1UtteranceEnd,
+)
+from pydantic import TypeAdapter
+from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from agent.cloud.emulator.connection import Connection
+from agent.cloud.emulator.faults import Faults
+from agent.cloud.engine import EndOfTurn, Event, LocalTurnEngine, SpeechStarted, Words
+from agent.events import Word
+from agent.media import from_pcm16, resample
+from agent.settings import Settings
+from pipelines.local import Models
+
+_MODELS: dict[str, Any] = {
+    "Results": TypeAdapter(ListenV1Results),
+    "SpeechStarted": TypeAdapter(ListenV1SpeechStarted),
+    "UtteranceEnd": TypeAdapter(ListenV1UtteranceEnd),
+    "Metadata": TypeAdapter(ListenV1Metadata),
+    "Error": TypeAdapter(ListenV1Error),
+}
+
+
+def checked(message: dict[str, Any]) -> str:
+    """The message as JSON, after the SDK's own model accepted it (ValueError otherwise)."""
+    _MODELS[message["type"]].validate_python(message)
+    return json.dumps(message)
+
+
+def _flag(query: dict[str, str], name: str) -> bool:
+    return query.get(name, "false").lower() == "true"
+
+
+class DeepgramNovaSession:
+    """One ``/v1/listen`` connection."""
+
+    def __init__(self, models: Models, settings: Settings, query: dict[str, str]) -> None:
+        self.sample_rate = int(query.get("sample_rate", "16000") or 16000)
+        self.interim = _flag(query, "interim_results")
+        self.vad_events = _flag(query, "vad_events")
+        self.utterance_end = query.get("utterance_end_ms") is not None
+        self.model = query.get("model", "nova-3")
+        own = settings.model_copy(deep=True)
+        if query.get("endpointing", "").isdigit():
+            own.hybrid.delay_s = int(query["endpointing"]) / 1000
+        self.engine = LocalTurnEngine(models, own)
+        self.request_id = str(uuid.uuid4())
+        self.audio_s = 0.0
+        self._sent = 0  # finals of the current turn already sent
+        self._last_end = 0.0
+
+    def greet(self) -> list[dict[str, Any]]:
+        return []  # Deepgram says nothing until it has something
+
+    def audio(self, pcm: bytes) -> list[dict[str, Any]]:
+        audio = from_pcm16(pcm)
+        self.audio_s += len(audio) / self.sample_rate
+        if self.sample_rate != 16000:
+            audio = resample(audio, self.sample_rate, 16000)
+        return [m for event in self.engine.feed(audio) for m in self.messages(event)]
+
+    def messages(self, event: Event, from_finalize: bool = False) -> list[dict[str, Any]]:
+        if isinstance(event, SpeechStarted):
+            started = {"type": "SpeechStarted", "channel": [0, 1], "timestamp": round(event.onset, 3)}
+            return [started] if self.vad_events else []
+        if isinstance(event, Words):
+            out = []
+            new = list(event.final[self._sent :])
+            if new:
+                self._sent = len(event.final)
+                out.append(self._results(new, is_final=True))
+            if self.interim and event.partial:
+                out.append(self._results(list(event.partial), is_final=False))
+            return out
+        assert isinstance(event, EndOfTurn)
+        rest = list(event.words[self._sent :])
+        self._sent = 0
+        out = [self._results(rest, is_final=True, speech_final=True, from_finalize=from_finalize)]
+        if event.words:
+            self._last_end = event.words[-1].end
+        if self.utterance_end:
+            out.append({"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": round(self._last_end, 3)})
+        return out
+
+    def _results(
+        self, words: list[Word], is_final: bool, speech_final: bool = False, from_finalize: bool = False
+    ) -> dict[str, Any]:
+        start = words[0].start if words else self.audio_s
+        end = words[-1].end if words else self.audio_s
+        items = [
+            {
+                "word": w.text.lower().strip(".,!?;:"),
+                "start": round(w.start, 3),
+                "end": round(w.end, 3),
+                "confidence": round(w.p, 4),
+                "punctuated_word": w.text,
+            }
+            for w in words
+        ]
+        return {
+            "type": "Results",
+            "channel_index": [0, 1],
+            "duration": round(max(0.0, end - start), 3),
+            "start": round(start, 3),
+            "is_final": is_final,
+            "speech_final": speech_final,
+            "from_finalize": from_finalize,
+            "channel": {
+                "alternatives": [
+                    {
+                        "transcript": " ".join(w.text for w in words),
+                        "confidence": round(sum(w.p for w in words) / len(words), 4) if words else 0.0,
+                        "words": items,
+                    }
+                ]
+            },
+            "metadata": {
+                "request_id": self.request_id,
+                "model_info": {"name": self.model, "version": "emulated", "arch": "whisper-tiny-la2"},
+                "model_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, self.model)),
+            },
+        }
+
+    def command(self, message: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+        kind = message["type"]
+        if kind in ("Finalize", "CloseStream"):
+            out = [m for e in self.engine.force_end() for m in self.messages(e, from_finalize=True)]
+            if kind == "CloseStream":
+                return [*out, self._metadata()], False
+            return out, True
+        if kind != "KeepAlive":
+            raise ValueError(f"unknown message type {kind!r}")
+        return [], True
+
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            "type": "Metadata",
+            "transaction_key": "deprecated",
+            "request_id": self.request_id,
+            "sha256": hashlib.sha256(self.request_id.encode()).hexdigest(),
+            "created": datetime.now(UTC).isoformat(),
+            "duration": round(self.audio_s, 3),
+            "channels": 1,
+        }
+
+    def error(self) -> dict[str, Any]:
+        return {"type": "Error", "variant": "ServerError", "description": "Emulated server error"}
+
+    def check(self, message: dict[str, Any]) -> str:
+        return checked(message)
+
+
+class DeepgramNovaEmulator:
+    """The websocket side: refuses wrong keys at the handshake, one session per connection."""
+
+    def __init__(
+        self, models: Models, settings: Settings, faults: Faults, api_key: str | None = None
+    ) -> None:
+        self._models = models
+        self._settings = settings
+        self._faults = faults
+        self._api_key = api_key
+        self.sessions = 0
+
+    def process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        """Deepgram answers a bad key or path with an HTTP error before the upgrade."""
+        if urlparse(request.path).path.rstrip("/") != "/v1/listen":
+            return Response(404, "Not Found", Headers(), b"not found")
+        auth = request.headers.get("Authorization", "")
+        if self._api_key is not None and auth not in (f"Token {self._api_key}", f"Bearer {self._api_key}"):
+            return Response(401, "Unauthorized", Headers(), b'{"err_code":"INVALID_AUTH"}')
+        return None
+
+    async def handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        query = {k: v[-1] for k, v in parse_qs(urlparse(ws.request.path).query).items()}
+        session = DeepgramNovaSession(self._models, self._settings, query)
+        self.sessions += 1
+        await Connection(ws, session, self._faults, bad_schema=1008).run()

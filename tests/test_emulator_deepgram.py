@@ -1,0 +1,81 @@
+"""The Deepgram Nova-3 emulator driven by the official SDK, and the pipeline on it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+from deepgram import AsyncDeepgramClient
+from deepgram.environment import DeepgramClientEnvironment
+from websockets.asyncio.server import serve
+
+from agent.cloud.emulator.deepgram_nova import DeepgramNovaEmulator
+from agent.cloud.emulator.faults import Faults
+from agent.media import SAMPLE_RATE, to_pcm16
+from agent.replay.runner import Replayer
+from agent.replay.scenario import load_scenario
+from tests.cloud_helpers import SCENARIO, words
+
+
+async def sdk_session(replayer, audio: np.ndarray, key: str) -> list[Any]:
+    emulator = DeepgramNovaEmulator(replayer.models, replayer.settings, Faults(), api_key="dg-key")
+    got: list[Any] = []
+    async with serve(emulator.handle, "127.0.0.1", 0, process_request=emulator.process_request) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        env = DeepgramClientEnvironment(base=url, production=url, agent=url, agent_rest=url)
+        client = AsyncDeepgramClient(api_key=key, environment=env)
+        async with client.listen.v1.connect(
+            model="nova-3", encoding="linear16", sample_rate="16000", interim_results="true",
+            vad_events="true", utterance_end_ms="1000", punctuate="true",
+        ) as socket:  # fmt: skip
+
+            async def read() -> None:
+                async for message in socket:
+                    got.append(message)
+
+            reader = asyncio.create_task(read())
+            for i in range(0, len(audio), 1600):
+                await socket.send_media(to_pcm16(audio[i : i + 1600]))
+                await asyncio.sleep(0)
+            await socket.send_close_stream()
+            await asyncio.wait_for(reader, 30)
+    return got
+
+
+def test_results_from_the_sdk_have_finals_an_endpoint_and_metadata(voice, replayer) -> None:
+    speech = voice.synthesize("What time does the pharmacy open tomorrow?").audio
+    audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(3 * SAMPLE_RATE, np.float32)])
+    got = asyncio.run(sdk_session(replayer, audio, "dg-key"))
+    kinds = [type(m).__name__ for m in got]
+    assert "ListenV1SpeechStarted" in kinds and "ListenV1UtteranceEnd" in kinds
+    assert kinds[-1] == "ListenV1Metadata"
+    results = [m for m in got if type(m).__name__ == "ListenV1Results"]
+    finals = [m for m in results if m.is_final]
+    assert any(m.speech_final for m in finals) and any(not m.is_final for m in results)
+    text = " ".join(m.channel.alternatives[0].transcript for m in finals).lower()
+    assert "pharmacy" in text and "tomorrow" in text
+
+
+def test_a_wrong_key_is_refused_at_the_handshake(replayer) -> None:
+    try:
+        asyncio.run(sdk_session(replayer, np.zeros(SAMPLE_RATE, np.float32), "wrong"))
+    except Exception as e:
+        assert "401" in str(e)
+    else:
+        raise AssertionError("a wrong key was accepted")
+
+
+def test_the_pipeline_on_deepgram_matches_the_local_path(replayer, write, local_words) -> None:
+    path = write("two_turns.yaml", SCENARIO)
+
+    async def run() -> Any:
+        emulator = DeepgramNovaEmulator(replayer.models, replayer.settings, Faults())
+        async with serve(emulator.handle, "127.0.0.1", 0, process_request=emulator.process_request) as srv:
+            url = f"ws://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+            settings = replayer.settings.model_copy(update={"stt": "deepgram-nova", "stt_url": url})
+            return await Replayer(settings, realtime=True, models=replayer.models).run(load_scenario(path))
+
+    result = asyncio.run(run())
+    assert words(result.timeline.events) == local_words
+    assert len([e for e in result.timeline.events if e["type"] == "turn_end"]) == 2
