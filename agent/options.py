@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 def add_stt_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stt",
-        metavar="local|assemblyai|deepgram-nova|tape:FILE",
+        metavar="local|assemblyai|deepgram-nova|deepgram-flux|tape:FILE",
         help="recogniser: local Whisper (default), a cloud provider (its key from the environment), "
         "or a tape recorded from one",
     )

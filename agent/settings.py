@@ -15,6 +15,7 @@ from agent.asr.streaming import StreamingSettings
 from agent.asr.whisper_model import WhisperSettings
 from agent.bargein.controller import BargeInSettings
 from agent.cloud.assemblyai import AssemblyAISettings
+from agent.cloud.deepgram_flux import DeepgramFluxSettings
 from agent.cloud.deepgram_nova import DeepgramNovaSettings
 from agent.cloud.stt import CloudSttSettings
 from agent.echo import EchoSettings
@@ -48,7 +49,7 @@ class Settings(BaseModel):
     segment_stt: SegmentSttSettings = Field(default_factory=SegmentSttSettings)
     stt: str = Field(
         "local",
-        pattern=r"^(local|assemblyai|deepgram-nova|tape:.+)$",
+        pattern=r"^(local|assemblyai|deepgram-nova|deepgram-flux|tape:.+)$",
         description="the recogniser: local Whisper, a cloud provider (its key, or stt_url), or "
         "tape:FILE (a recorded cloud run, replayed)",
     )
@@ -57,6 +58,7 @@ class Settings(BaseModel):
     cloud: CloudSttSettings = Field(default_factory=CloudSttSettings)
     assemblyai: AssemblyAISettings = Field(default_factory=AssemblyAISettings)
     deepgram_nova: DeepgramNovaSettings = Field(default_factory=DeepgramNovaSettings)
+    deepgram_flux: DeepgramFluxSettings = Field(default_factory=DeepgramFluxSettings)
     detector: Literal["hybrid", "smart-turn", "silence", "native"] = Field(
         "hybrid",
         description="the end-of-turn detector the pipeline acts on (best in eot-eval); native: the "

@@ -22,6 +22,7 @@ from agent.asr.streaming_stt import StreamingSTTProcessor
 from agent.asr.whisper_model import WhisperRecognizer
 from agent.bargein.processor import BargeInProcessor
 from agent.cloud.assemblyai import AssemblyAIProvider
+from agent.cloud.deepgram_flux import DeepgramFluxProvider
 from agent.cloud.deepgram_nova import DeepgramNovaProvider
 from agent.cloud.provider import Provider
 from agent.cloud.stt import CloudSTTProcessor
@@ -84,6 +85,8 @@ def cloud_stt(settings: Settings, timeline: Timeline, direct: bool) -> CloudSTTP
         connect = partial(TapeProvider, records)
     elif settings.stt == "deepgram-nova":
         connect = partial(DeepgramNovaProvider, settings.deepgram_nova, settings.stt_url)
+    elif settings.stt == "deepgram-flux":
+        connect = partial(DeepgramFluxProvider, settings.deepgram_flux, settings.stt_url)
     else:
         connect = partial(AssemblyAIProvider, settings.assemblyai, settings.stt_url)
     tape = TapeWriter(Path(settings.record_tape)) if settings.record_tape else None

@@ -10,6 +10,7 @@ from deepgram import AsyncDeepgramClient
 from deepgram.environment import DeepgramClientEnvironment
 from websockets.asyncio.server import serve
 
+from agent.cloud.emulator.deepgram_flux import flux_emulator
 from agent.cloud.emulator.deepgram_nova import DeepgramNovaEmulator
 from agent.cloud.emulator.faults import Faults
 from agent.media import SAMPLE_RATE, to_pcm16
@@ -79,3 +80,59 @@ def test_the_pipeline_on_deepgram_matches_the_local_path(replayer, write, local_
     result = asyncio.run(run())
     assert words(result.timeline.events) == local_words
     assert len([e for e in result.timeline.events if e["type"] == "turn_end"]) == 2
+
+
+async def flux_session(replayer, audio: np.ndarray) -> list[Any]:
+    emulator = flux_emulator(replayer.models, replayer.settings, Faults(), api_key="dg-key")
+    got: list[Any] = []
+    async with serve(emulator.handle, "127.0.0.1", 0, process_request=emulator.process_request) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        env = DeepgramClientEnvironment(base=url, production=url, agent=url, agent_rest=url)
+        client = AsyncDeepgramClient(api_key="dg-key", environment=env)
+        async with client.listen.v2.connect(
+            model="flux-general-en", encoding="linear16", sample_rate="16000", eager_eot_threshold="0.5"
+        ) as socket:
+
+            async def read() -> None:
+                async for message in socket:
+                    got.append(message)
+
+            reader = asyncio.create_task(read())
+            for i in range(0, len(audio), 1600):
+                await socket.send_media(to_pcm16(audio[i : i + 1600]))
+                await asyncio.sleep(0)
+            await socket.send_configure({"type": "Configure", "thresholds": {"eot_threshold": 0.8}})
+            await socket.send_close_stream()
+            await asyncio.wait_for(reader, 30)
+    return got
+
+
+def test_flux_turn_info_from_the_sdk(voice, replayer) -> None:
+    speech = voice.synthesize("What time does the pharmacy open tomorrow?").audio
+    audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(3 * SAMPLE_RATE, np.float32)])
+    got = asyncio.run(flux_session(replayer, audio))
+    assert type(got[0]).__name__ == "ListenV2Connected"
+    assert [m.sequence_id for m in got] == list(range(len(got)))
+    infos = [m for m in got if type(m).__name__ == "ListenV2TurnInfo"]
+    events = [m.event for m in infos]
+    assert events[0] == "StartOfTurn" and "Update" in events and events.count("EndOfTurn") == 1
+    end = next(m for m in infos if m.event == "EndOfTurn")
+    assert end.trigger == "model" and "pharmacy" in end.transcript.lower() and end.turn_index == 0
+    assert any(type(m).__name__ == "ListenV2ConfigureSuccess" for m in got)
+
+
+def test_the_pipeline_on_flux_with_its_native_end_of_turn(replayer, write, local_words) -> None:
+    path = write("two_turns.yaml", SCENARIO)
+
+    async def run() -> Any:
+        emulator = flux_emulator(replayer.models, replayer.settings, Faults())
+        async with serve(emulator.handle, "127.0.0.1", 0, process_request=emulator.process_request) as srv:
+            url = f"ws://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+            update = {"stt": "deepgram-flux", "stt_url": url, "detector": "native"}
+            settings = replayer.settings.model_copy(update=update)
+            return await Replayer(settings, realtime=True, models=replayer.models).run(load_scenario(path))
+
+    result = asyncio.run(run())
+    ends = [e for e in result.timeline.events if e["type"] == "turn_end"]
+    assert len(ends) == 2 and {e["detector"] for e in ends} == {"native"}
+    assert words(result.timeline.events) == local_words

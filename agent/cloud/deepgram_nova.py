@@ -154,7 +154,7 @@ class DeepgramNovaProvider:
             await self._end(None)
         elif kind == "SpeechStarted":
             self._ended = False
-            await self.events.put(CloudTurn("start", self._turn + 1))
+            await self.events.put(CloudTurn("start", self._turn))
         elif kind == "Error":
             await self.events.put(CloudClosed(f"Deepgram: {getattr(message, 'description', 'error')}"))
 

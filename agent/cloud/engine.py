@@ -49,7 +49,23 @@ class EndOfTurn:
     confidence: float
 
 
-Event = SpeechStarted | Words | EndOfTurn
+@dataclass(frozen=True)
+class EagerEnd:
+    """A likely end (only when the engine was made with an ``eager_score``)."""
+
+    t: float
+    words: tuple[Word, ...]
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """The user went on after an eager end."""
+
+    t: float
+
+
+Event = SpeechStarted | Words | EndOfTurn | EagerEnd | Resumed
 
 
 @dataclass
@@ -61,7 +77,7 @@ class _Turn:
 class LocalTurnEngine:
     """One session's VAD, streaming ASR and turn decisions, fed audio chunk by chunk."""
 
-    def __init__(self, models: Models, settings: Settings) -> None:
+    def __init__(self, models: Models, settings: Settings, eager_score: float | None = None) -> None:
         self._voice = SileroVoice()
         window_s = self._voice.window_samples / SAMPLE_RATE
         self._segmenter = VadSegmenter(settings.vad, window_s)
@@ -73,7 +89,7 @@ class LocalTurnEngine:
         )
         self._history = AudioHistory(12.0)
         detector = HybridDetector(models.smart_turn.probability, settings.hybrid)
-        turn = TurnSettings(final_wait_max_s=settings.turn.final_wait_max_s, eager_score=None)
+        turn = TurnSettings(final_wait_max_s=settings.turn.final_wait_max_s, eager_score=eager_score)
         self._turns = TurnController([detector], turn, self._history.slice)
         self._pending = np.zeros(0, np.float32)
         self._received = 0
@@ -103,8 +119,12 @@ class LocalTurnEngine:
             vad = self._segmenter.feed(window_end, confidence)
             if vad is not None and vad.kind == "start":
                 self._asr.speech_started()
-                self._turns.speech_started(vad.t, vad.edge)
                 events.append(SpeechStarted(vad.t, vad.edge))
+                events += [
+                    Resumed(e.t)
+                    for e in self._turns.speech_started(vad.t, vad.edge)
+                    if e.kind == "turn_resumed"
+                ]
             elif vad is not None:
                 self._asr.speech_stopped(vad.t, vad.edge)
                 self._turns.speech_stopped(vad.t, vad.edge)
@@ -146,6 +166,8 @@ class LocalTurnEngine:
         for e in self._turns.tick(self.t):
             if e.verdict is not None and e.verdict.score is not None:
                 self._score = e.verdict.score
+            if e.kind == "eager_end":
+                out.append(EagerEnd(e.t, tuple(self._turn.final), self._score))
             if e.kind in ("turn_end", "turn_discarded") and self._turn.final:
                 words, self._turn = tuple(self._turn.final), _Turn()
                 out.append(EndOfTurn(e.t, words, self._score if e.kind == "turn_end" else 0.0))

@@ -41,10 +41,15 @@ class NativeDetector:
         self._slack = slack_s
         self._ends: list[NativeTurn] = []
         self._fired = False
+        self._current = -1  # the provider's current turn number, once it said one started
 
     def provider(self, event: NativeTurn) -> None:
-        """A turn event from the provider (only ends decide; the others are for the timeline)."""
-        if event.kind == "end":
+        """A turn event from the provider. Ends decide; a start sets the turn number, so that a
+        late end of an earlier turn (Flux matches them by ``turn_index``) is not taken for this
+        one's."""
+        if event.kind == "start":
+            self._current = max(self._current, event.index)
+        elif event.kind == "end" and event.index >= self._current:
             self._ends.append(event)
             self._ends = self._ends[-8:]
 

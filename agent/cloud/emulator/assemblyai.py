@@ -40,7 +40,7 @@ from websockets.asyncio.server import ServerConnection
 
 from agent.cloud.emulator.connection import Connection
 from agent.cloud.emulator.faults import Faults
-from agent.cloud.engine import Event, LocalTurnEngine, SpeechStarted, Words
+from agent.cloud.engine import EndOfTurn, Event, LocalTurnEngine, SpeechStarted, Words
 from agent.events import Word
 from agent.media import from_pcm16, resample
 from agent.settings import Settings
@@ -144,6 +144,8 @@ class AssemblyAISession:
             return [{"type": "SpeechStarted", "timestamp": _ms(event.onset)}]
         if isinstance(event, Words):
             return [self._turn(list(event.final), list(event.partial), end=False, confidence=0.0)]
+        if not isinstance(event, EndOfTurn):
+            return []  # AssemblyAI has no eager end
         out = [self._turn(list(event.words), [], end=True, confidence=event.confidence)]
         if self.format_turns:
             out.append(

@@ -9,12 +9,12 @@ from typing import Any
 
 from agent.cloud.emulator.faults import Faults, parse_range
 
-PROVIDERS = ("assemblyai", "deepgram-nova")
+PROVIDERS = ("assemblyai", "deepgram-nova", "deepgram-flux")
 
 
 def add_parser(sub: Any) -> None:
     e = sub.add_parser("emulate", help="serve a cloud STT provider's websocket protocol offline")
-    e.add_argument("provider", choices=PROVIDERS, help="which protocol (Deepgram Flux: not yet)")
+    e.add_argument("provider", choices=PROVIDERS, help="which provider's protocol")
     e.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
     e.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
     e.add_argument("--api-key", help="accept only this key (default: any)")
@@ -61,11 +61,17 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> None:
         emulator: Any = AssemblyAIEmulator(models, settings, faults, args.api_key)
         path, hint = "/v3/ws", "the AssemblyAI SDK's api_host"
         process_request = None
-    else:
-        from agent.cloud.emulator.deepgram_nova import DeepgramNovaEmulator
+    elif args.provider == "deepgram-nova":
+        from agent.cloud.emulator.deepgram_nova import DeepgramEmulator
 
-        emulator = DeepgramNovaEmulator(models, settings, faults, args.api_key)
+        emulator = DeepgramEmulator(models, settings, faults, args.api_key)
         path, hint = "/v1/listen", "the Deepgram SDK's environment (production)"
+        process_request = emulator.process_request
+    else:
+        from agent.cloud.emulator.deepgram_flux import flux_emulator
+
+        emulator = flux_emulator(models, settings, faults, args.api_key)
+        path, hint = "/v2/listen", "the Deepgram SDK's environment (production)"
         process_request = emulator.process_request
     async with serve(emulator.handle, args.host, args.port, process_request=process_request) as server:
         port = server.sockets[0].getsockname()[1]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -42,7 +43,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from agent.cloud.emulator.connection import Connection
+from agent.cloud.emulator.connection import Connection, Session
 from agent.cloud.emulator.faults import Faults
 from agent.cloud.engine import EndOfTurn, Event, LocalTurnEngine, SpeechStarted, Words
 from agent.events import Word
@@ -110,7 +111,8 @@ class DeepgramNovaSession:
             if self.interim and event.partial:
                 out.append(self._results(list(event.partial), is_final=False))
             return out
-        assert isinstance(event, EndOfTurn)
+        if not isinstance(event, EndOfTurn):
+            return []  # Nova has no eager end
         rest = list(event.words[self._sent :])
         self._sent = 0
         out = [self._results(rest, is_final=True, speech_final=True, from_finalize=from_finalize)]
@@ -188,21 +190,30 @@ class DeepgramNovaSession:
         return checked(message)
 
 
-class DeepgramNovaEmulator:
-    """The websocket side: refuses wrong keys at the handshake, one session per connection."""
+class DeepgramEmulator:
+    """Deepgram's websocket side for one path: refuses wrong keys at the handshake (HTTP 401, as
+    the service does), one session per connection."""
 
     def __init__(
-        self, models: Models, settings: Settings, faults: Faults, api_key: str | None = None
+        self,
+        models: Models,
+        settings: Settings,
+        faults: Faults,
+        api_key: str | None = None,
+        path: str = "/v1/listen",
+        session: Callable[[Models, Settings, dict[str, str]], Session] = DeepgramNovaSession,
     ) -> None:
         self._models = models
         self._settings = settings
         self._faults = faults
         self._api_key = api_key
+        self._path = path
+        self._session = session
         self.sessions = 0
+        """Connections accepted so far."""
 
     def process_request(self, ws: ServerConnection, request: Request) -> Response | None:
-        """Deepgram answers a bad key or path with an HTTP error before the upgrade."""
-        if urlparse(request.path).path.rstrip("/") != "/v1/listen":
+        if urlparse(request.path).path.rstrip("/") != self._path:
             return Response(404, "Not Found", Headers(), b"not found")
         auth = request.headers.get("Authorization", "")
         if self._api_key is not None and auth not in (f"Token {self._api_key}", f"Bearer {self._api_key}"):
@@ -212,6 +223,9 @@ class DeepgramNovaEmulator:
     async def handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         query = {k: v[-1] for k, v in parse_qs(urlparse(ws.request.path).query).items()}
-        session = DeepgramNovaSession(self._models, self._settings, query)
+        session = self._session(self._models, self._settings, query)
         self.sessions += 1
         await Connection(ws, session, self._faults, bad_schema=1008).run()
+
+
+DeepgramNovaEmulator = DeepgramEmulator

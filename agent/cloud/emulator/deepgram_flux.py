@@ -1,0 +1,171 @@
+"""Deepgram Flux (``/v2/listen``, ``flux-general-en``) on loopback, from our local recogniser.
+
+Protocol (``wss://api.deepgram.com/v2/listen``, served here as ``ws://HOST:PORT/v2/listen``)::
+
+    client                                        emulator
+    connect ?model=flux-general-en&encoding=  ──► (Authorization: Token KEY; 401 if wrong)
+            linear16&sample_rate=16000&eot_threshold&eager_eot_threshold&eot_timeout_ms
+                                              ◄── Connected {request_id, sequence_id}
+    binary PCM s16le                          ──►
+                                              ◄── TurnInfo StartOfTurn   {turn_index}
+                                              ◄── TurnInfo Update        (transcript so far: it may
+                                                                          still change in the turn)
+                                              ◄── TurnInfo EagerEndOfTurn (eager_eot_threshold)
+                                              ◄── TurnInfo TurnResumed    (the user went on)
+                                              ◄── TurnInfo EndOfTurn      {trigger: model | manual}
+    {"type": "ForceEndTurn"}                  ──► EndOfTurn (trigger: manual)
+    {"type": "Configure", "thresholds": {...}} ─► ConfigureSuccess
+    {"type": "CloseStream"}                   ──► last EndOfTurn, close 1000
+
+Every message carries ``sequence_id`` (0, 1, 2, ...) and is checked against the SDK's models.
+Settings map onto ours: ``eot_threshold`` is the hybrid's neutral threshold, ``eot_timeout_ms`` its
+maximum silence, ``eager_eot_threshold`` the controller's eager score (no eager end without it).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from deepgram.listen.v2.types import (
+    ListenV2ConfigureSuccess,
+    ListenV2Connected,
+    ListenV2FatalError,
+    ListenV2TurnInfo,
+)
+from pydantic import TypeAdapter
+
+from agent.cloud.emulator.deepgram_nova import DeepgramEmulator
+from agent.cloud.emulator.faults import Faults
+from agent.cloud.engine import EagerEnd, EndOfTurn, Event, LocalTurnEngine, Resumed, SpeechStarted, Words
+from agent.events import Word
+from agent.media import from_pcm16, resample
+from agent.settings import Settings
+from pipelines.local import Models
+
+_MODELS: dict[str, Any] = {
+    "Connected": TypeAdapter(ListenV2Connected),
+    "TurnInfo": TypeAdapter(ListenV2TurnInfo),
+    "ConfigureSuccess": TypeAdapter(ListenV2ConfigureSuccess),
+    "Error": TypeAdapter(ListenV2FatalError),
+}
+
+
+def checked(message: dict[str, Any]) -> str:
+    """The message as JSON, after the SDK's own model accepted it (ValueError otherwise)."""
+    _MODELS[message["type"]].validate_python(message)
+    return json.dumps(message)
+
+
+class DeepgramFluxSession:
+    """One ``/v2/listen`` connection."""
+
+    def __init__(self, models: Models, settings: Settings, query: dict[str, str]) -> None:
+        self.sample_rate = int(query.get("sample_rate", "16000") or 16000)
+        own = settings.model_copy(deep=True)
+        eager = query.get("eager_eot_threshold")
+        self.eager: float | None = float(eager) if eager is not None else None
+        own.hybrid.threshold = float(query.get("eot_threshold", own.hybrid.threshold))
+        timeout_ms = int(query.get("eot_timeout_ms", round(own.hybrid.max_silence_s * 1000)))
+        own.hybrid.max_silence_s = timeout_ms / 1000
+        self.thresholds: dict[str, Any] = {
+            "eot_threshold": own.hybrid.threshold,
+            "eager_eot_threshold": self.eager,
+            "eot_timeout_ms": round(own.hybrid.max_silence_s * 1000),
+        }
+        self.engine = LocalTurnEngine(models, own, eager_score=self.eager)
+        self.request_id = str(uuid.uuid4())
+        self.audio_s = 0.0
+        self._sequence = 0
+        self._turn = 0
+        self._in_turn = False
+        self._words: list[Word] = []
+
+    def greet(self) -> list[dict[str, Any]]:
+        return [self._stamp({"type": "Connected", "request_id": self.request_id})]
+
+    def audio(self, pcm: bytes) -> list[dict[str, Any]]:
+        audio = from_pcm16(pcm)
+        self.audio_s += len(audio) / self.sample_rate
+        if self.sample_rate != 16000:
+            audio = resample(audio, self.sample_rate, 16000)
+        return [m for event in self.engine.feed(audio) for m in self.messages(event)]
+
+    def messages(self, event: Event, trigger: str = "model") -> list[dict[str, Any]]:
+        if isinstance(event, SpeechStarted):
+            if self._in_turn:
+                return []
+            self._in_turn, self._words = True, []
+            return [self._info("StartOfTurn", 0.0)]
+        if isinstance(event, Words):
+            self._words = [*event.final, *event.partial]
+            return [self._info("Update", 0.0)] if self._in_turn else []
+        if isinstance(event, EagerEnd):
+            return [self._info("EagerEndOfTurn", event.confidence)] if self._in_turn else []
+        if isinstance(event, Resumed):
+            return [self._info("TurnResumed", 0.0)] if self._in_turn else []
+        assert isinstance(event, EndOfTurn)
+        self._words = list(event.words)
+        out = [self._info("EndOfTurn", event.confidence, trigger)]
+        self._turn += 1
+        self._in_turn, self._words = False, []
+        return out
+
+    def _info(self, kind: str, confidence: float, trigger: str | None = None) -> dict[str, Any]:
+        words = self._words
+        message: dict[str, Any] = {
+            "type": "TurnInfo",
+            "request_id": self.request_id,
+            "event": kind,
+            "turn_index": self._turn,
+            "audio_window_start": round(words[0].start if words else self.audio_s, 3),
+            "audio_window_end": round(self.audio_s, 3),
+            "transcript": " ".join(w.text for w in words),
+            "words": [
+                {
+                    "word": w.text,
+                    "confidence": round(w.p, 4),
+                    "start": round(w.start, 3),
+                    "end": round(w.end, 3),
+                }
+                for w in words
+            ],
+            "end_of_turn_confidence": round(min(1.0, max(0.0, confidence)), 4),
+        }
+        if trigger is not None:
+            message["trigger"] = trigger
+        return self._stamp(message)
+
+    def _stamp(self, message: dict[str, Any]) -> dict[str, Any]:
+        message["sequence_id"] = self._sequence
+        self._sequence += 1
+        return message
+
+    def command(self, message: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+        kind = message["type"]
+        if kind in ("ForceEndTurn", "CloseStream"):
+            out = [m for e in self.engine.force_end() for m in self.messages(e, trigger="manual")]
+            return out, kind == "ForceEndTurn"
+        if kind == "Configure":
+            changed = {k: v for k, v in (message.get("thresholds") or {}).items() if v is not None}
+            self.thresholds.update(changed)
+            reply = {"type": "ConfigureSuccess", "request_id": self.request_id, "thresholds": self.thresholds}
+            reply["keyterms"] = message.get("keyterms") or []
+            return [self._stamp(reply)], True
+        raise ValueError(f"unknown message type {kind!r}")
+
+    def error(self) -> dict[str, Any]:
+        return self._stamp(
+            {"type": "Error", "code": "INTERNAL_SERVER_ERROR", "description": "Emulated error"}
+        )
+
+    def check(self, message: dict[str, Any]) -> str:
+        return checked(message)
+
+
+def flux_emulator(
+    models: Models, settings: Settings, faults: Faults, api_key: str | None = None
+) -> DeepgramEmulator:
+    """The Flux emulator: ``/v2/listen`` with a :class:`DeepgramFluxSession` per connection."""
+    return DeepgramEmulator(models, settings, faults, api_key, path="/v2/listen", session=DeepgramFluxSession)
