@@ -51,7 +51,5 @@ def live_provider(settings: Settings) -> bool:
     must be paced in real time too (a tape need not be)."""
     live = settings.stt not in ("local",) and not settings.stt.startswith("tape:")
     if live:
-        print(
-            "agent: a live recogniser answers in real time: pacing the replay in real time", file=sys.stderr
-        )
+        print("agent: a live recogniser answers in real time; pacing the replay to match", file=sys.stderr)
     return live

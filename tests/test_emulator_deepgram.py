@@ -136,3 +136,39 @@ def test_the_pipeline_on_flux_with_its_native_end_of_turn(replayer, write, local
     ends = [e for e in result.timeline.events if e["type"] == "turn_end"]
     assert len(ends) == 2 and {e["detector"] for e in ends} == {"native"}
     assert words(result.timeline.events) == local_words
+
+
+def test_compare_runs_the_native_strategy_against_the_emulator(replayer, write, tmp_path) -> None:
+    """`agent compare --detectors smart-turn,hybrid,native --stt deepgram-flux --stt-url ws://…`."""
+    import json
+    import threading
+
+    from agent.cli import main
+
+    path = write("two_turns.yaml", SCENARIO)
+    ready: dict[str, Any] = {}
+    stop = threading.Event()
+
+    async def host() -> None:
+        emulator = flux_emulator(replayer.models, replayer.settings, Faults())
+        async with serve(emulator.handle, "127.0.0.1", 0, process_request=emulator.process_request) as srv:
+            ready["url"] = f"ws://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+            while not stop.is_set():
+                await asyncio.sleep(0.05)
+
+    thread = threading.Thread(target=lambda: asyncio.run(host()), daemon=True)
+    thread.start()
+    while "url" not in ready:
+        threading.Event().wait(0.05)
+    out = tmp_path / "cmp"
+    try:
+        args = ["compare", str(path), "--detectors", "smart-turn,hybrid,native", "--out", str(out)]
+        assert main([*args, "--stt", "deepgram-flux", "--stt-url", ready["url"]]) == 0
+    finally:
+        stop.set()
+        thread.join(10)
+    result = json.loads((out / "compare.json").read_text())
+    assert set(result["replays"]) == {"smart-turn", "hybrid", "native"}
+    assert set(result["detectors"]) == {"smart-turn", "hybrid"}  # native has no knobs to sweep
+    assert result["replays"]["native"]["turn_ends"] == 2
+    assert "native" in (out / "compare.html").read_text()

@@ -67,7 +67,10 @@ def plot(detectors: Mapping[str, Mapping[str, Any]]) -> str:
     parts = _axes()
     for i, (name, d) in enumerate(detectors.items()):
         color = COLORS[i % len(COLORS)]
-        for row in d["sweep"]:
+        rows = [
+            r for r in d["sweep"] if r["false_cutoff_rate"] is not None and r["mean_latency_ms"] is not None
+        ]
+        for row in rows:  # (no rate without hold pauses: nothing to plot)
             x, y = _px(row["mean_latency_ms"], row["false_cutoff_rate"])
             tip = escape(
                 f"{name} {row['settings']}: {row['false_cutoff_rate']:.0%}, {row['mean_latency_ms']} ms"
