@@ -58,6 +58,15 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--loop-minutes", type=float, help="soak: stream the files repeated this long")
     add_set_option(a)
     a.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
+    f = bsub.add_parser("stt-faults", help="cloud STT through its emulator with drops and a stall")
+    f.add_argument("scenarios", type=Path, nargs="+", help="scenario files")
+    f.add_argument(
+        "--provider", choices=["assemblyai", "deepgram-nova", "deepgram-flux"], default="assemblyai"
+    )
+    f.add_argument("--runs", type=int, default=3, help="replays with drops per scenario (plus one stall)")
+    f.add_argument("--drop-every", default="5-10", metavar="MIN-MAX", help="seconds of audio between drops")
+    f.add_argument("--stall-at", type=float, default=3.0, metavar="S", help="the stall run stalls here (s)")
+    f.add_argument("--json", type=Path, help="write the figures here")
     from agent.cloud.emulator.cli import add_parser as add_emulate
     from agent.compare import add_parser as add_compare
     from agent.eot.cli import add_parser
@@ -88,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return compare(args)
     if args.command == "bench":
-        from agent.bench.cli import bench_asr
+        from agent.bench.cli import bench_asr, bench_stt_faults
 
-        return bench_asr(args)
+        return bench_stt_faults(args) if args.bench == "stt-faults" else bench_asr(args)
     return 2
 
 

@@ -69,3 +69,24 @@ def bench_asr(args: argparse.Namespace) -> int:
         args.json.write_text(text)
     print(json.dumps(result.get("overall", result.get("soak")), indent=1))
     return 0
+
+
+def bench_stt_faults(args: argparse.Namespace) -> int:
+    from agent.bench.cloud import bench_faults
+    from agent.cloud.emulator.faults import parse_range
+
+    try:
+        drop = parse_range(args.drop_every)
+        result = asyncio.run(bench_faults(args.provider, args.scenarios, args.runs, drop, args.stall_at))
+    except (ValueError, OSError) as e:
+        print(f"agent: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+    r = result["reconnect_ms"]
+    print(
+        f"{result['provider']}: {result['runs']} runs, {result['runs_with_lost_or_doubled_words']} with lost "
+        f"or doubled words; reconnect p50 {r['p50']} ms, p95 {r['p95']} ms ({r['count']} reconnects)"
+    )
+    return 0 if result["runs_with_lost_or_doubled_words"] == 0 else 1
