@@ -20,14 +20,12 @@ Quirks handled here:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agent.cloud.deepgram_nova import DEFAULT_URL, api_key
-from agent.cloud.provider import CloudAlive, CloudClosed, CloudEvent, CloudTurn, CloudWords, ProviderError
+from agent.cloud.deepgram_socket import DeepgramSession
+from agent.cloud.provider import CloudAlive, CloudClosed, CloudTurn, CloudWords
 from agent.events import Word
 from agent.turn.native import NativeKind
 
@@ -50,59 +48,33 @@ class DeepgramFluxSettings(BaseModel):
     )
 
 
-class DeepgramFluxProvider:
+class DeepgramFluxProvider(DeepgramSession):
     """One Flux session; events go to ``events``."""
 
     name = "deepgram-flux"
-    clock: Literal["session", "media"] = "session"
+    label = "Deepgram Flux"
+    path = "/v2/listen"
 
     def __init__(
         self, settings: DeepgramFluxSettings, url: str | None = None, key: str | None = None
     ) -> None:
+        super().__init__(url, key)
         self._settings = settings
-        self._url = (url or DEFAULT_URL).rstrip("/").removesuffix("/v2/listen")
-        self._key = key if key is not None else api_key()
-        self.events: asyncio.Queue[CloudEvent] = asyncio.Queue()
-        self._context: Any = None
-        self._socket: Any = None
-        self._reader: asyncio.Task[None] | None = None
         self._ended: set[int] = set()
 
-    async def connect(self) -> None:
-        from deepgram import AsyncDeepgramClient
-        from deepgram.environment import DeepgramClientEnvironment
-
-        if not self._key and self._url == DEFAULT_URL:
-            raise ProviderError("Deepgram needs DEEPGRAM_API_KEY (or --stt-url for an emulator)", True)
-        http = self._url.replace("wss://", "https://").replace("ws://", "http://")
-        env = DeepgramClientEnvironment(base=http, production=self._url, agent=self._url, agent_rest=http)
-        client = AsyncDeepgramClient(api_key=self._key or "none", environment=env)
+    def open(self, client: Any) -> Any:
         s = self._settings
         options = {
             "eot_threshold": s.eot_threshold,
             "eager_eot_threshold": s.eager_eot_threshold,
             "eot_timeout_ms": s.eot_timeout_ms,
         }
-        self._context = client.listen.v2.connect(
+        return client.listen.v2.connect(
             model=s.model,
             encoding="linear16",
             sample_rate="16000",
             **{k: str(v) for k, v in options.items() if v is not None},
         )
-        try:
-            self._socket = await self._context.__aenter__()
-        except Exception as e:  # websockets' handshake errors (401 on a bad key)
-            fatal = "401" in str(e) or "403" in str(e)
-            message = f"Deepgram Flux connect to {self._url} failed: {type(e).__name__}"
-            raise ProviderError(message, fatal) from None
-        self._reader = asyncio.create_task(self._read())
-
-    def advance(self, t: float) -> None:
-        return None
-
-    async def send(self, pcm: bytes) -> None:
-        if self._socket is not None:
-            await self._socket.send_media(pcm)
 
     async def finalize(self) -> None:
         if self._socket is not None:
@@ -113,29 +85,7 @@ class DeepgramFluxProvider:
         if self._socket is not None:
             await self._socket.send_configure({"type": "Configure", "thresholds": thresholds})
 
-    async def close(self) -> None:
-        socket, self._socket = self._socket, None
-        if socket is not None:
-            with contextlib.suppress(Exception):
-                await socket.send_close_stream()
-            await asyncio.sleep(0.2)  # let the last EndOfTurn arrive
-        if self._reader is not None:
-            self._reader.cancel()
-        if self._context is not None:
-            context, self._context = self._context, None
-            with contextlib.suppress(Exception):
-                await context.__aexit__(None, None, None)
-
-    async def _read(self) -> None:
-        try:
-            async for message in self._socket:
-                await self._take(message)
-        except Exception as e:  # the socket broke
-            await self.events.put(CloudClosed(f"Deepgram Flux: connection lost ({type(e).__name__})"))
-            return
-        await self.events.put(CloudClosed("Deepgram Flux: session closed"))
-
-    async def _take(self, message: Any) -> None:
+    async def take(self, message: Any) -> None:
         kind = getattr(message, "type", None)
         if kind == "Error":
             await self.events.put(CloudClosed(f"Deepgram Flux: {getattr(message, 'description', 'error')}"))

@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agent.cloud.provider import CloudClosed, CloudEvent, CloudTurn, CloudWords, ProviderError
+from agent.cloud.deepgram_socket import DeepgramSession
+from agent.cloud.provider import CloudClosed, CloudTurn, CloudWords
 from agent.events import Word
-
-DEFAULT_URL = "wss://api.deepgram.com"
 
 
 class DeepgramNovaSettings(BaseModel):
@@ -42,40 +40,24 @@ class DeepgramNovaSettings(BaseModel):
     keepalive_s: float = Field(5.0, description="KeepAlive interval (s); the server closes after ~10 s")
 
 
-def api_key() -> str | None:
-    return os.environ.get("DEEPGRAM_API_KEY")
-
-
-class DeepgramNovaProvider:
+class DeepgramNovaProvider(DeepgramSession):
     """One Deepgram ``/v1/listen`` session; events go to ``events``."""
 
     name = "deepgram-nova"
-    clock: Literal["session", "media"] = "session"
+    label = "Deepgram"
+    path = "/v1/listen"
 
     def __init__(
         self, settings: DeepgramNovaSettings, url: str | None = None, key: str | None = None
     ) -> None:
+        super().__init__(url, key)
         self._settings = settings
-        self._url = (url or DEFAULT_URL).rstrip("/").removesuffix("/v1/listen")
-        self._key = key if key is not None else api_key()
-        self.events: asyncio.Queue[CloudEvent] = asyncio.Queue()
-        self._context: Any = None
-        self._socket: Any = None
-        self._tasks: list[asyncio.Task[None]] = []
         self._turn = 0
         self._ended = False  # the native end of the current turn was passed on
 
-    async def connect(self) -> None:
-        from deepgram import AsyncDeepgramClient
-        from deepgram.environment import DeepgramClientEnvironment
-
-        if not self._key and self._url == DEFAULT_URL:
-            raise ProviderError("Deepgram needs DEEPGRAM_API_KEY (or --stt-url for an emulator)", True)
-        http = self._url.replace("wss://", "https://").replace("ws://", "http://")
-        env = DeepgramClientEnvironment(base=http, production=self._url, agent=self._url, agent_rest=http)
-        client = AsyncDeepgramClient(api_key=self._key or "none", environment=env)
+    def open(self, client: Any) -> Any:
         s = self._settings
-        self._context = client.listen.v1.connect(
+        return client.listen.v1.connect(
             model=s.model,
             encoding="linear16",
             sample_rate="16000",
@@ -86,47 +68,13 @@ class DeepgramNovaProvider:
             endpointing=str(s.endpointing_ms),
             utterance_end_ms=str(s.utterance_end_ms),
         )
-        try:
-            self._socket = await self._context.__aenter__()
-        except Exception as e:  # websockets' handshake errors (401 on a bad key)
-            fatal = "401" in str(e) or "403" in str(e)
-            raise ProviderError(
-                f"Deepgram connect to {self._url} failed: {type(e).__name__}", fatal
-            ) from None
-        self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._keepalive())]
 
-    async def send(self, pcm: bytes) -> None:
-        if self._socket is not None:
-            await self._socket.send_media(pcm)
-
-    def advance(self, t: float) -> None:
-        return None
+    def background(self) -> list[asyncio.Task[None]]:
+        return [asyncio.create_task(self._keepalive())]
 
     async def finalize(self) -> None:
         if self._socket is not None:
             await self._socket.send_finalize()
-
-    async def close(self) -> None:
-        socket, self._socket = self._socket, None
-        if socket is not None:
-            with contextlib.suppress(Exception):
-                await socket.send_close_stream()
-            await asyncio.sleep(0.2)  # let the last Results arrive
-        for task in self._tasks:
-            task.cancel()
-        if self._context is not None:
-            context, self._context = self._context, None
-            with contextlib.suppress(Exception):
-                await context.__aexit__(None, None, None)
-
-    async def _read(self) -> None:
-        try:
-            async for message in self._socket:
-                await self._take(message)
-        except Exception as e:  # the socket broke
-            await self.events.put(CloudClosed(f"Deepgram: connection lost ({type(e).__name__})"))
-            return
-        await self.events.put(CloudClosed("Deepgram: session closed"))
 
     async def _keepalive(self) -> None:
         while self._socket is not None:
@@ -134,7 +82,7 @@ class DeepgramNovaProvider:
             with contextlib.suppress(Exception):
                 await self._socket.send_keep_alive()
 
-    async def _take(self, message: Any) -> None:
+    async def take(self, message: Any) -> None:
         kind = getattr(message, "type", None)
         if kind == "Results":
             alternative = message.channel.alternatives[0]
@@ -149,18 +97,18 @@ class DeepgramNovaProvider:
             elif words:
                 await self.events.put(CloudWords((), words))
             if message.speech_final:
-                await self._end(None)
+                await self._end()
         elif kind == "UtteranceEnd":
-            await self._end(None)
+            await self._end()
         elif kind == "SpeechStarted":
             self._ended = False
             await self.events.put(CloudTurn("start", self._turn))
         elif kind == "Error":
             await self.events.put(CloudClosed(f"Deepgram: {getattr(message, 'description', 'error')}"))
 
-    async def _end(self, confidence: float | None) -> None:
+    async def _end(self) -> None:
         if self._ended:
             return  # UtteranceEnd after a speech_final: the same end
         self._ended = True
-        await self.events.put(CloudTurn("end", self._turn, confidence))
+        await self.events.put(CloudTurn("end", self._turn))
         self._turn += 1
