@@ -29,7 +29,6 @@ message is validated against the official SDK's models before it is sent.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
@@ -38,11 +37,10 @@ from urllib.parse import parse_qs, urlparse
 from assemblyai.streaming.v3 import models as aai
 from websockets.asyncio.server import ServerConnection
 
-from agent.cloud.emulator.connection import Connection
+from agent.cloud.emulator.connection import Connection, EmulatedAudio, sdk_checker
 from agent.cloud.emulator.faults import Faults
 from agent.cloud.engine import EndOfTurn, Event, LocalTurnEngine, SpeechStarted, Words
 from agent.events import Word
-from agent.media import from_pcm16, resample
 from agent.settings import Settings
 from pipelines.local import Models
 
@@ -56,10 +54,8 @@ _MODELS: dict[str, Any] = {
 }
 
 
-def checked(message: dict[str, Any]) -> str:
-    """The message as JSON, after the SDK's own model accepted it (ValueError otherwise)."""
-    _MODELS[message["type"]].model_validate(message)
-    return json.dumps(message)
+checked = sdk_checker(_MODELS)
+"""The message as JSON, after the SDK's own model accepted it (ValueError otherwise)."""
 
 
 def _plain(text: str) -> str:
@@ -70,7 +66,7 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-class AssemblyAISession:
+class AssemblyAISession(EmulatedAudio):
     """One client connection: parameters, turn numbering, message shapes."""
 
     def __init__(self, models: Models, settings: Settings, query: dict[str, str]) -> None:
@@ -80,9 +76,8 @@ class AssemblyAISession:
         self._next_beat = 1.0
         self._settings = settings.model_copy(deep=True)
         self.configure(query)
-        self.engine = LocalTurnEngine(models, self._settings)
+        super().__init__(LocalTurnEngine(models, self._settings), self.sample_rate)
         self.turn_order = 0
-        self.audio_s = 0.0
         self.began = time.monotonic()
 
     def configure(self, params: dict[str, Any]) -> None:
@@ -100,11 +95,7 @@ class AssemblyAISession:
         return [{"type": "Begin", "id": str(uuid.uuid4()), "expires_at": int(time.time()) + 3600}]
 
     def audio(self, pcm: bytes) -> list[dict[str, Any]]:
-        audio = from_pcm16(pcm)
-        self.audio_s += len(audio) / self.sample_rate
-        if self.sample_rate != 16000:
-            audio = resample(audio, self.sample_rate, 16000)
-        out = [m for event in self.engine.feed(audio) for m in self.messages(event)]
+        out = [m for event in self.feed(pcm) for m in self.messages(event)]
         beat = self.heartbeat_due()
         return out + ([beat] if beat is not None else [])
 

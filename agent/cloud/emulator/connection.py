@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from agent.cloud.emulator.faults import Faults
+from agent.cloud.engine import Event, LocalTurnEngine
+from agent.media import SAMPLE_RATE, from_pcm16, resample
 
 
 class Session(Protocol):
@@ -39,6 +42,36 @@ class Session(Protocol):
 
     def check(self, message: dict[str, Any]) -> str:
         """The message as JSON once the provider SDK's model accepted it."""
+
+
+def sdk_checker(models: dict[str, Any]) -> Callable[[dict[str, Any]], str]:
+    """A ``check`` for messages keyed by ``type``: the SDK's pydantic model (or TypeAdapter) must
+    accept each one before it is sent (ValueError otherwise)."""
+
+    def check(message: dict[str, Any]) -> str:
+        model = models[message["type"]]
+        validate = getattr(model, "validate_python", None) or model.model_validate
+        validate(message)
+        return json.dumps(message)
+
+    return check
+
+
+class EmulatedAudio:
+    """The audio side every emulated session shares: PCM s16le at the client's rate in, 16 kHz
+    float into the local engine, seconds of session audio counted."""
+
+    def __init__(self, engine: LocalTurnEngine, sample_rate: int) -> None:
+        self.engine = engine
+        self.sample_rate = sample_rate
+        self.audio_s = 0.0
+
+    def feed(self, pcm: bytes) -> list[Event]:
+        audio = from_pcm16(pcm)
+        self.audio_s += len(audio) / self.sample_rate
+        if self.sample_rate != SAMPLE_RATE:
+            audio = resample(audio, self.sample_rate, SAMPLE_RATE)
+        return self.engine.feed(audio)
 
 
 class Connection:

@@ -24,7 +24,6 @@ maximum silence, ``eager_eot_threshold`` the controller's eager score (no eager 
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -36,11 +35,11 @@ from deepgram.listen.v2.types import (
 )
 from pydantic import TypeAdapter
 
+from agent.cloud.emulator.connection import EmulatedAudio, sdk_checker
 from agent.cloud.emulator.deepgram_nova import DeepgramEmulator
 from agent.cloud.emulator.faults import Faults
 from agent.cloud.engine import EagerEnd, EndOfTurn, Event, LocalTurnEngine, Resumed, SpeechStarted, Words
 from agent.events import Word
-from agent.media import from_pcm16, resample
 from agent.settings import Settings
 from pipelines.local import Models
 
@@ -52,13 +51,11 @@ _MODELS: dict[str, Any] = {
 }
 
 
-def checked(message: dict[str, Any]) -> str:
-    """The message as JSON, after the SDK's own model accepted it (ValueError otherwise)."""
-    _MODELS[message["type"]].validate_python(message)
-    return json.dumps(message)
+checked = sdk_checker(_MODELS)
+"""The message as JSON, after the SDK's own model accepted it (ValueError otherwise)."""
 
 
-class DeepgramFluxSession:
+class DeepgramFluxSession(EmulatedAudio):
     """One ``/v2/listen`` connection."""
 
     def __init__(self, models: Models, settings: Settings, query: dict[str, str]) -> None:
@@ -74,9 +71,8 @@ class DeepgramFluxSession:
             "eager_eot_threshold": self.eager,
             "eot_timeout_ms": round(own.hybrid.max_silence_s * 1000),
         }
-        self.engine = LocalTurnEngine(models, own, eager_score=self.eager)
+        super().__init__(LocalTurnEngine(models, own, eager_score=self.eager), self.sample_rate)
         self.request_id = str(uuid.uuid4())
-        self.audio_s = 0.0
         self._sequence = 0
         self._turn = 0
         self._in_turn = False
@@ -86,11 +82,7 @@ class DeepgramFluxSession:
         return [self._stamp({"type": "Connected", "request_id": self.request_id})]
 
     def audio(self, pcm: bytes) -> list[dict[str, Any]]:
-        audio = from_pcm16(pcm)
-        self.audio_s += len(audio) / self.sample_rate
-        if self.sample_rate != 16000:
-            audio = resample(audio, self.sample_rate, 16000)
-        return [m for event in self.engine.feed(audio) for m in self.messages(event)]
+        return [m for event in self.feed(pcm) for m in self.messages(event)]
 
     def messages(self, event: Event, trigger: str = "model") -> list[dict[str, Any]]:
         if isinstance(event, SpeechStarted):

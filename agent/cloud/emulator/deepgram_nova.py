@@ -24,7 +24,6 @@ Times are seconds of session audio. Each message is checked against the SDK's ow
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -43,11 +42,10 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from agent.cloud.emulator.connection import Connection, Session
+from agent.cloud.emulator.connection import Connection, EmulatedAudio, Session, sdk_checker
 from agent.cloud.emulator.faults import Faults
 from agent.cloud.engine import EndOfTurn, Event, LocalTurnEngine, SpeechStarted, Words
 from agent.events import Word
-from agent.media import from_pcm16, resample
 from agent.settings import Settings
 from pipelines.local import Models
 
@@ -60,17 +58,15 @@ _MODELS: dict[str, Any] = {
 }
 
 
-def checked(message: dict[str, Any]) -> str:
-    """The message as JSON, after the SDK's own model accepted it (ValueError otherwise)."""
-    _MODELS[message["type"]].validate_python(message)
-    return json.dumps(message)
+checked = sdk_checker(_MODELS)
+"""The message as JSON, after the SDK's own model accepted it (ValueError otherwise)."""
 
 
 def _flag(query: dict[str, str], name: str) -> bool:
     return query.get(name, "false").lower() == "true"
 
 
-class DeepgramNovaSession:
+class DeepgramNovaSession(EmulatedAudio):
     """One ``/v1/listen`` connection."""
 
     def __init__(self, models: Models, settings: Settings, query: dict[str, str]) -> None:
@@ -82,9 +78,8 @@ class DeepgramNovaSession:
         own = settings.model_copy(deep=True)
         if query.get("endpointing", "").isdigit():
             own.hybrid.delay_s = int(query["endpointing"]) / 1000
-        self.engine = LocalTurnEngine(models, own)
+        super().__init__(LocalTurnEngine(models, own), self.sample_rate)
         self.request_id = str(uuid.uuid4())
-        self.audio_s = 0.0
         self._sent = 0  # finals of the current turn already sent
         self._last_end = 0.0
 
@@ -92,11 +87,7 @@ class DeepgramNovaSession:
         return []  # Deepgram says nothing until it has something
 
     def audio(self, pcm: bytes) -> list[dict[str, Any]]:
-        audio = from_pcm16(pcm)
-        self.audio_s += len(audio) / self.sample_rate
-        if self.sample_rate != 16000:
-            audio = resample(audio, self.sample_rate, 16000)
-        return [m for event in self.engine.feed(audio) for m in self.messages(event)]
+        return [m for event in self.feed(pcm) for m in self.messages(event)]
 
     def messages(self, event: Event, from_finalize: bool = False) -> list[dict[str, Any]]:
         if isinstance(event, SpeechStarted):
