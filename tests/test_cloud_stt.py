@@ -83,3 +83,15 @@ def test_a_tape_replays_the_cloud_run_with_the_same_decisions(replayer, write, t
         return [(e["type"], e["t"], e.get("text")) for e in run.timeline.events if e["type"] in kinds]
 
     assert decided(runs[0]) == decided(runs[1]) == decided(live)
+
+
+def test_a_missing_key_is_one_line_and_exit_2(write, tmp_path, capsys, monkeypatch) -> None:
+    from agent.cli import main
+
+    monkeypatch.delenv("ASSEMBLYAI_API_KEY", raising=False)
+    path = write("two_turns.yaml", SCENARIO)
+    assert main(["replay", str(path), "--stt", "assemblyai", "--out", str(tmp_path / "out")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("agent: two_turns")]
+    assert errors == [
+        "agent: two_turns: pipeline error: AssemblyAI needs ASSEMBLYAI_API_KEY (or --stt-url for an emulator)"
+    ]

@@ -190,9 +190,12 @@ class CloudSTTProcessor(FrameProcessor):
             await asyncio.wait_for(provider.close(), timeout=3.0)
 
     def _give_up(self, reason: str) -> None:
+        """Down for good: recorded, and raised as a fatal pipeline error (one line, no key), since
+        a conversation without a recogniser cannot go on."""
         self._down = True
         self._task = None
         self._timeline.add("stt_connection", self.now, state="down", reason=reason)
+        self._closing.add(asyncio.create_task(self.push_error(reason)))
 
     async def _drain(self, t: float) -> None:
         provider = self._provider
