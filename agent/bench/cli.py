@@ -87,6 +87,7 @@ def bench_stt_faults(args: argparse.Namespace) -> int:
     r = result["reconnect_ms"]
     print(
         f"{result['provider']}: {result['runs']} runs, {result['runs_with_lost_or_doubled_words']} with lost "
-        f"or doubled words; reconnect p50 {r['p50']} ms, p95 {r['p95']} ms ({r['count']} reconnects)"
+        f"or doubled words, {result['runs_with_other_text']} read differently; reconnect p50 {r['p50']} ms, "
+        f"p95 {r['p95']} ms ({r['count']} reconnects)"
     )
     return 0 if result["runs_with_lost_or_doubled_words"] == 0 else 1

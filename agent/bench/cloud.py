@@ -1,10 +1,17 @@
 """``agent bench stt-faults``: does a cloud recogniser lose or double a final when its link breaks?
 
 For each scenario: one fault-free replay against the provider's emulator (in-process, on
-loopback) gives the reference words; then ``runs`` replays with the connection dropped every
-MIN..MAX s of session audio (a different seed each), and one with a stall. A run passes when its
-finals' words equal the reference's, in order. Reconnect time is from the ``reconnecting`` event
-to the next ``connected`` one (the replays are paced in real time, so media time is wall time).
+loopback) gives the reference; then ``runs`` replays with the connection dropped every MIN..MAX s
+of session audio (a different seed each), and one with a stall. Per run, by media time:
+
+- ``lost``: reference words that no final of the run overlaps in time;
+- ``doubled``: finals overlapping (by more than half) an earlier final of the same run;
+- ``text_equal``: the finals' words equal the reference's. A reconnect starts a session without
+  the context the recogniser had, so it may read the same audio differently ("555" as "5 5 5"):
+  that shows here, not in ``lost`` or ``doubled``, which judge the reconnection itself.
+
+Reconnect time runs from the ``reconnecting`` event to the next ``connected`` one (the replays
+are paced in real time, so media time is wall time).
 """
 
 from __future__ import annotations
@@ -42,6 +49,25 @@ def final_words(events: list[dict[str, Any]]) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
+def final_spans(events: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    return [(w["start"], w["end"]) for e in events if e["type"] == "final" for w in e["words"]]
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def lost_and_doubled(reference: list[tuple[float, float]], run: list[tuple[float, float]]) -> tuple[int, int]:
+    """Reference words no run word overlaps, and run words that mostly repeat an earlier one."""
+    lost = sum(1 for r in reference if not any(_overlap(r, w) > 0 for w in run))
+    doubled = 0
+    for i, w in enumerate(run):
+        shortest = max(1e-3, w[1] - w[0])
+        if any(_overlap(w, v) > 0.5 * min(shortest, max(1e-3, v[1] - v[0])) for v in run[:i]):
+            doubled += 1
+    return lost, doubled
+
+
 def reconnect_ms(events: list[dict[str, Any]]) -> list[float]:
     out, since = [], None
     for e in events:
@@ -73,24 +99,29 @@ async def bench_faults(
     times: list[float] = []
     failed = 0
     total = 0
+    text_differs = 0
     for path in paths:
-        reference = final_words((await one_run(provider, models, settings, path, Faults())).timeline.events)
+        clean = (await one_run(provider, models, settings, path, Faults())).timeline.events
+        reference, spans = final_words(clean), final_spans(clean)
         plans = [Faults(drop_every=drop_every, seed=i) for i in range(runs)] + [Faults(stall_at=stall_at)]
         rows = []
         for faults in plans:
-            run = await one_run(provider, models, settings, path, faults)
-            got = final_words(run.timeline.events)
-            took = reconnect_ms(run.timeline.events)
+            events = (await one_run(provider, models, settings, path, faults)).timeline.events
+            lost, doubled = lost_and_doubled(spans, final_spans(events))
+            took = reconnect_ms(events)
             times += took
             total += 1
-            failed += got != reference
+            failed += bool(lost or doubled)
+            text_differs += final_words(events) != reference
             rows.append({"faults": "stall" if faults.stall_at else f"drop seed {faults.seed}",
-                         "reconnects": len(took), "words_equal": got == reference})  # fmt: skip
+                         "reconnects": len(took), "lost": lost, "doubled": doubled,
+                         "text_equal": final_words(events) == reference})  # fmt: skip
         per[path.stem] = {"reference_words": len(reference), "runs": rows}
     return {
         "provider": provider,
         "runs": total,
         "runs_with_lost_or_doubled_words": failed,
+        "runs_with_other_text": text_differs,
         "reconnect_ms": percentiles(times, with_max=True),
         "scenarios": per,
     }

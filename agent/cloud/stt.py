@@ -233,7 +233,8 @@ class CloudSTTProcessor(FrameProcessor):
                 return
 
     async def _words(self, event: CloudWords, t: float) -> None:
-        fresh = [w for w in event.final if w.end > self._covered + 1e-3]  # replayed audio: seen already
+        # Replayed audio: a word mostly before the end of the last final was passed on already.
+        fresh = [w for w in event.final if (w.start + w.end) / 2 > self._covered + 1e-3]
         if fresh:
             self._covered = fresh[-1].end
             final = Final(tuple(fresh), audio_end=fresh[-1].end)
