@@ -23,4 +23,4 @@ def test_reconnect_time_runs_from_reconnecting_to_connected() -> None:
         {"type": "stt_connection", "t": 3.0, "state": "reconnecting"},
         {"type": "stt_connection", "t": 4.1, "state": "connected"},
     ]
-    assert reconnect_ms(events) == [1100.0]
+    assert [round(x, 6) for x in reconnect_ms(events)] == [1100.0]
