@@ -24,7 +24,7 @@ from websockets.asyncio.server import serve
 
 from agent.cloud.emulator.faults import Faults
 from agent.replay.metrics import percentiles
-from agent.replay.runner import Replayer
+from agent.replay.runner import Replayer, ScenarioRun
 from agent.replay.scenario import load_scenario
 from agent.settings import Settings
 from pipelines.local import Models
@@ -49,8 +49,18 @@ def final_words(events: list[dict[str, Any]]) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
-def final_spans(events: list[dict[str, Any]]) -> list[tuple[float, float]]:
-    return [(w["start"], w["end"]) for e in events if e["type"] == "final" for w in e["words"]]
+def final_spans(run: ScenarioRun) -> list[tuple[float, float]]:
+    """Each final word's span, relative to the start of the user's step it falls in (the
+    scenario reacts to the bot, so the same step may start at another media time in another
+    run), offset by 1000 s per step so that steps never overlap."""
+    out = []
+    for e in run.timeline.events:
+        for w in e["words"] if e["type"] == "final" else []:
+            step = next((s for s in run.truth if s.clip_start - 0.5 <= w["start"] <= s.clip_end + 1.0), None)
+            if step is not None:
+                base = 1000.0 * step.index - step.clip_start
+                out.append((w["start"] + base, w["end"] + base))
+    return out
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -81,7 +91,9 @@ def reconnect_ms(events: list[dict[str, Any]]) -> list[float]:
     return out
 
 
-async def one_run(provider: str, models: Models, settings: Settings, path: Path, faults: Faults) -> Any:
+async def one_run(
+    provider: str, models: Models, settings: Settings, path: Path, faults: Faults
+) -> ScenarioRun:
     emulator = emulator_for(provider, models, settings, faults)
     hook = getattr(emulator, "process_request", None)
     async with serve(emulator.handle, "127.0.0.1", 0, process_request=hook) as server:
@@ -101,13 +113,14 @@ async def bench_faults(
     total = 0
     text_differs = 0
     for path in paths:
-        clean = (await one_run(provider, models, settings, path, Faults())).timeline.events
-        reference, spans = final_words(clean), final_spans(clean)
+        clean = await one_run(provider, models, settings, path, Faults())
+        reference, spans = final_words(clean.timeline.events), final_spans(clean)
         plans = [Faults(drop_every=drop_every, seed=i) for i in range(runs)] + [Faults(stall_at=stall_at)]
         rows = []
         for faults in plans:
-            events = (await one_run(provider, models, settings, path, faults)).timeline.events
-            lost, doubled = lost_and_doubled(spans, final_spans(events))
+            run = await one_run(provider, models, settings, path, faults)
+            events = run.timeline.events
+            lost, doubled = lost_and_doubled(spans, final_spans(run))
             took = reconnect_ms(events)
             times += took
             total += 1
