@@ -7,7 +7,8 @@ or after the speech that pause follows (a provider's end that arrived before the
 belongs to the earlier pause)::
 
     user speech  =====|.......... pause ..........
-    provider            ^EndOfTurn(t)      -> done at the first check after t
+    provider            ^EagerEndOfTurn    -> "not yet", with its confidence (a likely end)
+    provider                  ^EndOfTurn(t) -> done at the first check after t
     (an EndOfTurn before speech_end is stale: the user went on after it)
 
 Pure and clock-free.
@@ -39,8 +40,9 @@ class NativeDetector:
     def __init__(self, name: str = "native", slack_s: float = 0.05) -> None:
         self.name = name
         self._slack = slack_s
-        self._ends: list[NativeTurn] = []
+        self._said: list[NativeTurn] = []  # recent ends and eager ends
         self._fired = False
+        self._eager_told = False
         self._current = -1  # the provider's current turn number, once it said one started
 
     def provider(self, event: NativeTurn) -> None:
@@ -49,21 +51,27 @@ class NativeDetector:
         one's."""
         if event.kind == "start":
             self._current = max(self._current, event.index)
-        elif event.kind == "end" and event.index >= self._current:
-            self._ends.append(event)
-            self._ends = self._ends[-8:]
+        elif event.kind in ("end", "eager_end") and event.index >= self._current:
+            self._said.append(event)
+            self._said = self._said[-8:]
 
     def reset(self) -> None:
         self._fired = False
+        self._eager_told = False
 
     def check(self, pause: PauseContext) -> Verdict | None:
+        """Done at the provider's end for this pause. Before that, its eager end (Flux's
+        ``EagerEndOfTurn``) is a "not yet" with its confidence, which the turn controller takes
+        as a likely end (a speculative reply), if it scores at least ``turn.eager_score``."""
         if self._fired:
             return None
-        end = next(
-            (e for e in self._ends if e.t >= pause.speech_end - self._slack and e.t <= pause.now + 1e-9),
-            None,
-        )
-        if end is None:
-            return None
-        self._fired = True
-        return Verdict(self.name, pause.now, True, end.confidence)
+        here = [e for e in self._said if pause.speech_end - self._slack <= e.t <= pause.now + 1e-9]
+        end = next((e for e in here if e.kind == "end"), None)
+        if end is not None:
+            self._fired = True
+            return Verdict(self.name, pause.now, True, end.confidence)
+        eager = next((e for e in here if e.kind == "eager_end"), None)
+        if eager is not None and not self._eager_told:
+            self._eager_told = True
+            return Verdict(self.name, pause.now, False, eager.confidence)
+        return None
