@@ -19,17 +19,16 @@ from agent.replay.scenario import load_scenario
 from tests.cloud_helpers import SCENARIO, words
 
 
-async def sdk_session(replayer, audio: np.ndarray, key: str) -> list[Any]:
-    emulator = DeepgramNovaEmulator(replayer.models, replayer.settings, Faults(), api_key="dg-key")
+async def sdk_session(
+    emulator: Any, audio: np.ndarray, key: str, connect: Any, before_close: Any = None
+) -> list[Any]:
+    """Stream ``audio`` through the official client (``connect(client)`` opens the socket) to an
+    emulator on loopback; returns every message the SDK parsed, in order."""
     got: list[Any] = []
     async with serve(emulator.handle, "127.0.0.1", 0, process_request=emulator.process_request) as server:
         url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
         env = DeepgramClientEnvironment(base=url, production=url, agent=url, agent_rest=url)
-        client = AsyncDeepgramClient(api_key=key, environment=env)
-        async with client.listen.v1.connect(
-            model="nova-3", encoding="linear16", sample_rate="16000", interim_results="true",
-            vad_events="true", utterance_end_ms="1000", punctuate="true",
-        ) as socket:  # fmt: skip
+        async with connect(AsyncDeepgramClient(api_key=key, environment=env)) as socket:
 
             async def read() -> None:
                 async for message in socket:
@@ -39,15 +38,29 @@ async def sdk_session(replayer, audio: np.ndarray, key: str) -> list[Any]:
             for i in range(0, len(audio), 1600):
                 await socket.send_media(to_pcm16(audio[i : i + 1600]))
                 await asyncio.sleep(0)
+            if before_close is not None:
+                await before_close(socket)
             await socket.send_close_stream()
             await asyncio.wait_for(reader, 30)
     return got
 
 
+async def nova_session(replayer, audio: np.ndarray, key: str) -> list[Any]:
+    emulator = DeepgramNovaEmulator(replayer.models, replayer.settings, Faults(), api_key="dg-key")
+
+    def connect(client: Any) -> Any:
+        return client.listen.v1.connect(
+            model="nova-3", encoding="linear16", sample_rate="16000", interim_results="true",
+            vad_events="true", utterance_end_ms="1000", punctuate="true",
+        )  # fmt: skip
+
+    return await sdk_session(emulator, audio, key, connect)
+
+
 def test_results_from_the_sdk_have_finals_an_endpoint_and_metadata(voice, replayer) -> None:
     speech = voice.synthesize("What time does the pharmacy open tomorrow?").audio
     audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(3 * SAMPLE_RATE, np.float32)])
-    got = asyncio.run(sdk_session(replayer, audio, "dg-key"))
+    got = asyncio.run(nova_session(replayer, audio, "dg-key"))
     kinds = [type(m).__name__ for m in got]
     assert "ListenV1SpeechStarted" in kinds and "ListenV1UtteranceEnd" in kinds
     assert kinds[-1] == "ListenV1Metadata"
@@ -60,7 +73,7 @@ def test_results_from_the_sdk_have_finals_an_endpoint_and_metadata(voice, replay
 
 def test_a_wrong_key_is_refused_at_the_handshake(replayer) -> None:
     try:
-        asyncio.run(sdk_session(replayer, np.zeros(SAMPLE_RATE, np.float32), "wrong"))
+        asyncio.run(nova_session(replayer, np.zeros(SAMPLE_RATE, np.float32), "wrong"))
     except Exception as e:
         assert "401" in str(e)
     else:
@@ -84,27 +97,16 @@ def test_the_pipeline_on_deepgram_matches_the_local_path(replayer, write, local_
 
 async def flux_session(replayer, audio: np.ndarray) -> list[Any]:
     emulator = flux_emulator(replayer.models, replayer.settings, Faults(), api_key="dg-key")
-    got: list[Any] = []
-    async with serve(emulator.handle, "127.0.0.1", 0, process_request=emulator.process_request) as server:
-        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        env = DeepgramClientEnvironment(base=url, production=url, agent=url, agent_rest=url)
-        client = AsyncDeepgramClient(api_key="dg-key", environment=env)
-        async with client.listen.v2.connect(
+
+    def connect(client: Any) -> Any:
+        return client.listen.v2.connect(
             model="flux-general-en", encoding="linear16", sample_rate="16000", eager_eot_threshold="0.5"
-        ) as socket:
+        )
 
-            async def read() -> None:
-                async for message in socket:
-                    got.append(message)
+    async def configure(socket: Any) -> None:
+        await socket.send_configure({"type": "Configure", "thresholds": {"eot_threshold": 0.8}})
 
-            reader = asyncio.create_task(read())
-            for i in range(0, len(audio), 1600):
-                await socket.send_media(to_pcm16(audio[i : i + 1600]))
-                await asyncio.sleep(0)
-            await socket.send_configure({"type": "Configure", "thresholds": {"eot_threshold": 0.8}})
-            await socket.send_close_stream()
-            await asyncio.wait_for(reader, 30)
-    return got
+    return await sdk_session(emulator, audio, "dg-key", connect, configure)
 
 
 def test_flux_turn_info_from_the_sdk(voice, replayer) -> None:
