@@ -77,10 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _to_stderr(message: object) -> None:
+    sys.stderr.write(str(message))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logger.remove()
-    logger.add(sys.stderr, level="DEBUG" if getattr(args, "verbose", False) else "WARNING")
+    # The sink looks sys.stderr up on every message: whoever calls main() may have replaced it.
+    level = "DEBUG" if getattr(args, "verbose", False) else "WARNING"
+    logger.add(_to_stderr, level=level)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
     if args.command == "replay":
         return _replay(args)

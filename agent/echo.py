@@ -11,7 +11,9 @@ cancel (a headset, a phone handset): measured on the barge-in scenario, the VAD 
 0.5 s late and Whisper misheard them. So its output is not used once the microphone is known
 to be echo-free (:class:`EchoPathDetector`: after ``detect_s`` of bot audio the microphone never
 correlated with it at a delay up to ``max_delay_s``); then the microphone passes untouched.
-AEC3 is fed all along, so it has converged by the time it is used.
+AEC3 is fed all along, so it has converged by the time it is used. Nor is its output used when
+the bot has been silent for ``tail_s``: there is no echo to remove then, and the user's speech
+passes exactly as it was said, whenever the bot last spoke.
 
 The far end must reach the canceller before its echo does. The speaker plays a tick's slot only
 after that tick's microphone audio went by, so the reference used for microphone samples
@@ -52,6 +54,11 @@ class EchoSettings(BaseModel):
         0.5, description="bot audio compared with the microphone when looking for an echo path (s)"
     )
     max_delay_s: float = Field(0.3, description="longest echo delay looked for (s)")
+    tail_s: float = Field(
+        0.5,
+        description="the cancelled signal is used only while bot audio played this recently (s): "
+        "the echo delay plus the room's reverberation; otherwise there is nothing to cancel",
+    )
     min_correlation: float = Field(
         0.3, description="normalised correlation of microphone and bot output that means echo"
     )
@@ -144,13 +151,20 @@ class EchoCancelProcessor(FrameProcessor):
     """First in the pipeline: replaces each microphone frame's audio by its echo-free version."""
 
     def __init__(
-        self, canceller: EchoCanceller, detector: EchoPathDetector, reference: Reference, **kwargs: object
+        self,
+        canceller: EchoCanceller,
+        detector: EchoPathDetector,
+        reference: Reference,
+        tail_s: float = 0.5,
+        **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._canceller = canceller
         self._detector = detector
         self._reference = reference
         self._received = 0
+        self._tail_s = tail_s
+        self._far_until = -1.0e9  # media time the bot's audio was last audible in the reference
         self.stage = Stage("echo")
         """Live-time model of this processor's compute (see agent.latency)."""
 
@@ -168,6 +182,8 @@ class EchoCancelProcessor(FrameProcessor):
                 clean = self._canceller.process(mic, far)
                 echo = self._detector.feed(mic, far)
             self.stage.finish(t1, watch.seconds)
-            if echo:
+            if float(np.mean(np.square(far, dtype=np.float64))) > _AUDIBLE:
+                self._far_until = t1 - lag
+            if echo and t0 - self._far_until < self._tail_s:
                 frame = InputAudioRawFrame(audio=to_pcm16(clean), sample_rate=SAMPLE_RATE, num_channels=1)
         await self.push_frame(frame, direction)

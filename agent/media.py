@@ -6,6 +6,7 @@ by the sample rate; :func:`seconds` and :func:`samples` convert between the two.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,18 @@ import soxr
 
 SAMPLE_RATE = 16000
 """The pipeline's sample rate (Hz): Silero VAD, Whisper and smart-turn all take 16 kHz."""
+
+
+GRID_SAMPLES = 2560
+"""160 ms: a whole number of 20 ms chunks and of 32 ms Silero windows. Audio placed on this grid
+meets the VAD and the recogniser at the same phase wherever it lands in a stream."""
+
+
+def on_grid(t: float, up: bool = False) -> float:
+    """Media time ``t`` moved to the grid (down, or ``up``)."""
+    n = t * SAMPLE_RATE / GRID_SAMPLES
+    k = math.ceil(n - 1e-6) if up else math.floor(n + 1e-6)
+    return k * GRID_SAMPLES / SAMPLE_RATE
 
 
 class AudioError(ValueError):

@@ -147,7 +147,9 @@ def build(
     stages = [vad.stage, stt.stage, turn.stage, tts.stage]
     if settings.echo.enabled:
         canceller = EchoCanceller(settings.echo)
-        echo = EchoCancelProcessor(canceller, EchoPathDetector(settings.echo), speaker.output, **mode)
+        echo = EchoCancelProcessor(
+            canceller, EchoPathDetector(settings.echo), speaker.output, settings.echo.tail_s, **mode
+        )
         processors.insert(0, echo)
         stages.insert(0, echo.stage)
     return LocalPipeline(processors, speaker, stages, context)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
+from pipecat.frames.frames import Frame, InputAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from agent.echo import EchoCanceller, EchoPathDetector, EchoSettings
-from agent.media import SAMPLE_RATE
+from agent.echo import EchoCanceller, EchoCancelProcessor, EchoPathDetector, EchoSettings
+from agent.frames import MediaClockFrame
+from agent.lockstep import Lockstep
+from agent.media import SAMPLE_RATE, from_pcm16, to_pcm16
 
 CHUNK = 320  # 20 ms
 
@@ -84,3 +90,58 @@ def test_canceller_wants_whole_10ms_frames() -> None:
     c = EchoCanceller(EchoSettings())
     with pytest.raises(ValueError, match="10 ms"):
         c.process(np.zeros(100, np.float32), np.zeros(100, np.float32))
+
+
+class _Keep(FrameProcessor):
+    """Collects the microphone audio that leaves the echo processor and ends each tick (as the
+    VAD does in the pipeline)."""
+
+    def __init__(self) -> None:
+        super().__init__(enable_direct_mode=True)
+        self.audio: list[np.ndarray] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        await self.push_frame(frame, direction)
+        if isinstance(frame, InputAudioRawFrame):
+            self.audio.append(from_pcm16(frame.audio))
+            t = sum(len(a) for a in self.audio) / SAMPLE_RATE
+            await self.push_frame(MediaClockFrame(t=t, dt=len(self.audio[-1]) / SAMPLE_RATE))
+
+
+def test_the_microphone_passes_untouched_unless_the_bot_spoke_within_the_tail() -> None:
+    settings = EchoSettings()
+    bot = np.zeros(4 * SAMPLE_RATE, np.float32)
+    bot[SAMPLE_RATE : 2 * SAMPLE_RATE] = talk(1.0, seed=3)  # the bot talks from 1 s to 2 s
+    user = talk(4.0, seed=4)  # the user talks all along, into a microphone with echo
+    mic = (user + echo_of(bot, 60, -12)).astype(np.float32)
+
+    def reference(a: float, b: float) -> np.ndarray:
+        i, j = round(a * SAMPLE_RATE), round(b * SAMPLE_RATE)
+        return np.concatenate([np.zeros(max(0, -i), np.float32), bot[max(0, i) : j]])
+
+    processor = EchoCancelProcessor(
+        EchoCanceller(settings),
+        EchoPathDetector(settings),
+        reference,
+        settings.tail_s,
+        enable_direct_mode=True,
+    )
+    keep = _Keep()
+
+    async def go() -> None:
+        async with Lockstep([processor, keep]) as line:
+            for i in range(0, len(mic), CHUNK):
+                await line.feed(mic[i : i + CHUNK])
+
+    asyncio.run(go())
+    out = np.concatenate(keep.audio)
+    sent = from_pcm16(to_pcm16(mic))
+
+    def changed(a: float, b: float) -> bool:
+        i, j = round(a * SAMPLE_RATE), round(b * SAMPLE_RATE)
+        return not np.array_equal(out[i:j], sent[i:j])
+
+    assert not changed(0.0, 1.0)  # before the bot spoke: exactly as said
+    assert changed(1.1, 2.0)  # the bot's echo is being removed
+    assert not changed(2.0 + settings.tail_s + 0.04, 4.0)  # the tail is over: exactly as said

@@ -86,3 +86,11 @@ def test_audio_history_matches_the_full_stream(chunks: list[int], keep: int, a: 
         if first <= i < len(stream):
             want[i - lo] = stream[i]
     assert np.array_equal(history.padded(a, a + length), want)
+
+
+def test_the_media_grid_is_whole_chunks_and_vad_windows() -> None:
+    from agent.media import GRID_SAMPLES, on_grid
+
+    assert GRID_SAMPLES % 320 == 0 and GRID_SAMPLES % 512 == 0
+    assert on_grid(0.5) == 0.48 and on_grid(0.5, up=True) == 0.64
+    assert on_grid(0.64) == on_grid(0.64, up=True) == 0.64

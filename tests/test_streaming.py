@@ -228,3 +228,31 @@ def test_settle_zero_flushes_at_the_stop() -> None:
     rec.speech_started()
     rec.speech_stopped(now=2.0, speech_end=1.8)
     assert rec.flush_due(2.0) == 1.8
+
+
+def _speak_pause_speak(settings: StreamingSettings) -> FakeWhisper:
+    """Speech 0-4 s (finalised), 2 s of pause, then speech again, read every 0.5 s."""
+    fake = FakeWhisper()
+    rec = StreamingRecognizer(fake, settings)
+    t = 0.0
+    for phase, until in (("speech", 4.0), ("pause", 6.0), ("speech", 8.0)):
+        if phase == "speech":
+            rec.speech_started()
+        while t < until - 1e-9:
+            rec.append(np.zeros(320, np.float32))
+            t += 0.02
+            fake.start = rec.end_time - rec.buffer_seconds
+            if rec.due(t):
+                rec.update()
+        if phase == "speech" and until < 8.0:
+            rec.finish(until)
+    return fake
+
+
+def test_the_prompt_holds_text_from_before_a_pause_unless_told_not_to() -> None:
+    across = _speak_pause_speak(StreamingSettings(chunk_s=0.5, context_s=1.0, min_decode_s=0))
+    assert across.calls[-1][1] == "and so my fellow americans ask not what"
+    own = _speak_pause_speak(
+        StreamingSettings(chunk_s=0.5, context_s=1.0, min_decode_s=0, prompt_across_pauses=False)
+    )
+    assert own.calls[-1][1] == ""

@@ -138,6 +138,21 @@ def test_no_turn_end_while_voice_is_coming_in() -> None:
     assert [e.kind for e in ticks(c2, 2.52, 2.6)] == ["turn_end"]
 
 
+def test_the_pause_is_judged_up_to_the_last_window_heard_not_the_tick() -> None:
+    """Silence is known only up to the last VAD window: at the tick 2.52 the window 2.496-2.528
+    is still under way (it holds the user going on), so 0.5 s of silence has not been heard."""
+    c = controller(silence_s=0.5)
+    c.speech_started(0.7, 0.5)
+    c.speech_stopped(2.2, 2.0)
+    c.final(Final(words("sure", 0.5, 2.0), audio_end=2.2))
+    window = 0.032
+    for k in range(63, 79):  # unvoiced windows ending 2.016 ... 2.496
+        c.voice(k * window, False)
+    assert ticks(c, 2.2, 2.54) == []
+    c.voice(2.528, True)  # the user went on at 2.496
+    assert ticks(c, 2.54, 2.7) == []
+
+
 def test_a_backchannel_while_the_bot_talks_asks_for_no_reply() -> None:
     c = controller()
     c.bot_talking(True)

@@ -55,6 +55,12 @@ class StreamingSettings(BaseModel):
         1.0, description="no reading of a buffer shorter than this: tiny models invent words on it (s)"
     )
     prompt_chars: int = Field(200, description="committed text given to Whisper as the prompt")
+    prompt_across_pauses: bool = Field(
+        True,
+        description="the prompt may hold text from before a long pause (one longer than context_s); "
+        "off, a reading depends only on the speech since that pause (the emulators, so that audio "
+        "replayed after a reconnect reads as it did the first time)",
+    )
     settle_s: float = Field(
         0.0,
         description="after a VAD stop keep reading this long before the tail is forced final: the "
@@ -98,6 +104,7 @@ class StreamingRecognizer:
         self._chunks: list[np.ndarray] = []  # the buffer, joined lazily (appends stay O(1))
         self._samples = 0
         self._start = 0.0  # media time of the buffer's first sample
+        self._context_start = 0.0  # media time of the last cut for a long pause
         self._speaking = False
         self._stopped_at = 0.0  # media time the last speech ended
         self._decoded_until = 0.0  # media time the latest hypothesis covers
@@ -130,6 +137,7 @@ class StreamingRecognizer:
         if not self._speaking and self.end_time - self._stopped_at > self._s.context_s:
             # A long pause: what came before is no help for what comes next.
             self._cut(self.end_time - self._s.pre_roll_s)
+            self._context_start = self._start
         elif self.buffer_seconds > self._s.max_buffer_s:
             self._cut(self.end_time - self._s.max_buffer_s)
 
@@ -215,6 +223,8 @@ class StreamingRecognizer:
         for w in reversed(self._agreement.recent(80)):  # whole words before the buffer
             if w.end > self._start + 1e-6:
                 continue
+            if not self._s.prompt_across_pauses and w.start < self._context_start:
+                break
             if sum(len(x) + 1 for x in words) + len(w.text) > self._s.prompt_chars:
                 break
             words.insert(0, w.text)

@@ -6,9 +6,11 @@ of session audio (a different seed each), and one with a stall. Per run, by medi
 
 - ``lost``: reference words that no final of the run overlaps in time;
 - ``doubled``: finals overlapping (by more than half) an earlier final of the same run;
-- ``text_equal``: the finals' words equal the reference's. A reconnect starts a session without
-  the context the recogniser had, so it may read the same audio differently ("555" as "5 5 5"):
-  that shows here, not in ``lost`` or ``doubled``, which judge the reconnection itself.
+- ``text_equal``: the finals' words equal the reference's. The client replays whole utterances
+  from a point on the media grid and the emulators read each utterance on its own, so a
+  reconnection alone changes no word. What can still change them is a different conversation:
+  a reconnect delays finals, so the bot may reply later, over the user's next words; with echo
+  in the scenario, the microphone then holds other echo.
 
 Reconnect time runs from the ``reconnecting`` event to the next ``connected`` one (the replays
 are paced in real time, so media time is wall time).
@@ -94,12 +96,17 @@ def reconnect_ms(events: list[dict[str, Any]]) -> list[float]:
 async def one_run(
     provider: str, models: Models, settings: Settings, path: Path, faults: Faults
 ) -> ScenarioRun:
+    scenario = load_scenario(path)
     emulator = emulator_for(provider, models, settings, faults)
     hook = getattr(emulator, "process_request", None)
+    # Without echo in the scenario the canceller is off, so the provider hears the user's audio as
+    # it was said in every run: AEC3 reshapes speech while the bot talks and the echo path is not
+    # known yet, and a reconnect moves the bot's replies (see the module docstring).
+    echo = settings.echo.model_copy(update={"enabled": scenario.echo is not None})
     async with serve(emulator.handle, "127.0.0.1", 0, process_request=hook) as server:
         url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        cloud = settings.model_copy(update={"stt": provider, "stt_url": url})
-        return await Replayer(cloud, realtime=True, models=models).run(load_scenario(path))
+        cloud = settings.model_copy(update={"stt": provider, "stt_url": url, "echo": echo})
+        return await Replayer(cloud, realtime=True, models=models).run(scenario)
 
 
 async def bench_faults(

@@ -7,8 +7,14 @@ stamped with the media time of the audio fed so far (the session's own clock)::
 
 It wires the same pure parts as the local pipeline (Silero windows into the VAD state machine,
 the streaming recogniser with LocalAgreement, the turn controller with the hybrid detector), so an
-emulated provider hears and decides exactly what the local path would. It is synchronous; a
-server runs it in a worker thread.
+emulated provider hears and decides what the local path would. It is synchronous; a server runs
+it in a worker thread.
+
+Replayable: what it makes of an utterance depends on that utterance's audio alone, so a client
+that reconnects and sends the utterance again (from a point on the media grid) gets the same
+words. Two things make it so. Audio is taken in fixed 20 ms steps, however the client chunks it.
+And the recogniser starts afresh after every pause (no buffer or prompt carried over from the
+speech before), which the local path does only after long pauses.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from agent.turn.controller import TurnController, TurnSettings
 from agent.turn.detectors import HybridDetector
 from agent.vad import SileroVoice, VadSegmenter
 from pipelines.local import Models
+
+STEP_SAMPLES = SAMPLE_RATE // 50
+"""20 ms: the engine's step, as the local pipeline's chunk."""
 
 
 @dataclass(frozen=True)
@@ -82,16 +91,20 @@ class LocalTurnEngine:
         window_s = self._voice.window_samples / SAMPLE_RATE
         self._segmenter = VadSegmenter(settings.vad, window_s)
         self._vad_confidence = settings.vad.confidence
+        per_utterance = settings.streaming.model_copy(
+            update={"context_s": 0.0, "prompt_across_pauses": False}
+        )
         self._asr = StreamingRecognizer(
             models.whisper.decode_window,
-            settings.streaming,
+            per_utterance,
             models.whisper.final_decoder(settings.streaming.flush_beam_size),
         )
         self._history = AudioHistory(12.0)
         detector = HybridDetector(models.smart_turn.probability, settings.hybrid)
         turn = TurnSettings(final_wait_max_s=settings.turn.final_wait_max_s, eager_score=eager_score)
         self._turns = TurnController([detector], turn, self._history.slice)
-        self._pending = np.zeros(0, np.float32)
+        self._pending = np.zeros(0, np.float32)  # audio not yet a whole step
+        self._window = np.zeros(0, np.float32)  # audio not yet a whole VAD window
         self._received = 0
         self._turn = _Turn()
         self._score = 0.0
@@ -102,17 +115,25 @@ class LocalTurnEngine:
         return self._received / SAMPLE_RATE
 
     def feed(self, audio: np.ndarray) -> list[Event]:
-        """Add 16 kHz float audio; returns what happened by the end of it."""
-        audio = np.asarray(audio, dtype=np.float32)
+        """Add 16 kHz float audio; returns what happened by the end of it (up to the last whole
+        20 ms step: the rest waits for the next call)."""
+        self._pending = np.concatenate([self._pending, np.asarray(audio, dtype=np.float32)])
+        events: list[Event] = []
+        while len(self._pending) >= STEP_SAMPLES:
+            step, self._pending = self._pending[:STEP_SAMPLES], self._pending[STEP_SAMPLES:]
+            events += self._step(step)
+        return events
+
+    def _step(self, audio: np.ndarray) -> list[Event]:
         self._received += len(audio)
         self._history.append(audio)
         self._asr.append(audio)
         events: list[Event] = []
-        self._pending = np.concatenate([self._pending, audio])
+        self._window = np.concatenate([self._window, audio])
         n = self._voice.window_samples
-        window_end = self.t - len(self._pending) / SAMPLE_RATE
-        while len(self._pending) >= n:
-            window, self._pending = self._pending[:n], self._pending[n:]
+        window_end = self.t - len(self._window) / SAMPLE_RATE
+        while len(self._window) >= n:
+            window, self._window = self._window[:n], self._window[n:]
             window_end += n / SAMPLE_RATE
             confidence = self._voice.confidence(window)
             self._turns.voice(window_end, confidence >= self._vad_confidence)
@@ -133,9 +154,14 @@ class LocalTurnEngine:
         return events
 
     def force_end(self) -> list[Event]:
-        """End the current turn now (the client's ForceEndpoint): flush, emit what there is."""
-        update = self._asr.finish(self.t)
-        self._take(update)
+        """End the current turn now (the client's Finalize or ForceEndpoint) with its final words.
+
+        In a pause the tail is flushed first. Mid-utterance (a command that reaches the session
+        late, say while it reads a backlog replayed after a reconnect) the recogniser is left
+        alone: the utterance is still read whole, and its words go to the next turn.
+        """
+        if not self._segmenter.speaking:
+            self._take(self._asr.finish(self.t))
         words = tuple(self._turn.final)
         self._turn = _Turn()
         return [EndOfTurn(self.t, words, 1.0)] if words else []

@@ -8,10 +8,16 @@ Staying up::
 
     connected ──drop / error / stall──► reconnecting: wait 1 s, 2 s, 4 s ... (cap, ±20 % jitter)
         ▲                                    │ connect OK
-        └──── replay the buffered audio ◄────┘   (from the first speech no final covers yet,
-                                                  so nothing is lost; words ending before the
-                                                  last final are dropped, so nothing is
-                                                  duplicated; silence is not replayed)
+        └──── replay the buffered audio ◄────┘   (from the start of the utterance the last
+                                                  final fell in, or of the first speech since
+                                                  that no final reached, so nothing is lost;
+                                                  words mostly before the end of the last final
+                                                  are dropped, so nothing is duplicated;
+                                                  silence is not replayed)
+
+Replaying whole utterances gives the provider the same audio it heard the first time, from a
+point on the media grid (:func:`agent.media.on_grid`), rather than a cut into a word: a
+recogniser that reads each utterance on its own (our emulators) then reads it the same way.
     a fatal error (a rejected key) or the retry budget spent ──► down
 
 The retry budget is reset once a session has stayed healthy for ``healthy_s``. A stall is no
@@ -45,7 +51,7 @@ from agent.cloud.tape import TapeWriter
 from agent.events import Final, Timeline, Word
 from agent.frames import AsrFlushedFrame, MediaClockFrame, NativeTurnFrame, stamp
 from agent.latency import Stage
-from agent.media import SAMPLE_RATE, AudioHistory, from_pcm16, to_pcm16
+from agent.media import SAMPLE_RATE, AudioHistory, from_pcm16, on_grid, to_pcm16
 
 
 class CloudSttSettings(BaseModel):
@@ -57,7 +63,7 @@ class CloudSttSettings(BaseModel):
     healthy_s: float = Field(10.0, description="a session this long resets the retry budget (s)")
     stall_s: float = Field(5.0, description="no message this long while sending audio is a stall (s)")
     buffer_s: float = Field(30.0, description="audio kept for replay after a reconnect (s)")
-    replay_margin_s: float = Field(0.3, description="replay this much before the last final's end (s)")
+    replay_margin_s: float = Field(0.5, description="replay this much before an utterance's onset (s)")
     finalize_on_vad_stop: bool = Field(True, description="ask the provider to finalise at a VAD stop")
 
 
@@ -83,6 +89,7 @@ class CloudSTTProcessor(FrameProcessor):
         self._offset = 0.0  # media time of the current session's first sample
         self._covered = 0.0  # media time up to which finals have been passed on
         self._uncovered: float | None = None  # onset of speech no final has reached yet
+        self._onsets: list[float] = []  # VAD onsets of the speech since _uncovered
         self._speaking = False
         self._task: asyncio.Task[None] | None = None
         self._down = False
@@ -105,8 +112,10 @@ class CloudSTTProcessor(FrameProcessor):
             await self._audio(frame)
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self._speaking = True
+            onset = float(frame.metadata.get("edge", self.now))
             if self._uncovered is None:
-                self._uncovered = float(frame.metadata.get("edge", self.now))
+                self._uncovered, self._onsets = onset, []
+            self._onsets = [t for t in self._onsets if t > self.now - self._s.buffer_s] + [onset]
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._speaking = False
             if self._provider is not None and self._s.finalize_on_vad_stop:
@@ -149,7 +158,7 @@ class CloudSTTProcessor(FrameProcessor):
                 continue
             # Replay what finals do not cover yet (audio keeps arriving meanwhile: loop until
             # caught up), then go live with no await in between.
-            self._offset = sent = max(self._buffer.start_time, self._replay_from())
+            self._offset = sent = max(on_grid(self._buffer.start_time, up=True), self._replay_from())
             while self.now - sent > 1e-9:
                 end = self.now
                 backlog = self._buffer.slice(sent, end)
@@ -160,18 +169,26 @@ class CloudSTTProcessor(FrameProcessor):
             self._last_message = self._connected_at = time.monotonic()
             if self.reconnects or self._failures:
                 self.reconnects.append(time.monotonic() - began)
-            self._timeline.add("stt_connection", self.now, state="connected", provider=provider.name)
+            self._timeline.add(
+                "stt_connection",
+                self.now,
+                state="connected",
+                provider=provider.name,
+                replay_from=self._offset,
+            )
             self._task = None
             return
 
     def _replay_from(self) -> float:
-        """Where a new session starts: just before the first speech no final has reached (the
-        end of the last final, or the onset of speech since), or a moment ago when there was
-        none (silence needs no replay; replaying it could keep a flaky link from catching up)."""
+        """Where a new session starts, on the media grid: before the onset of the utterance the
+        last final fell in, or of the first speech since that no final reached; or a moment ago
+        when there was none (silence needs no replay; replaying it could keep a flaky link from
+        catching up)."""
         margin = self._s.replay_margin_s
         if self._uncovered is None:
-            return self.now - margin
-        return max(self._covered, self._uncovered) - margin
+            return on_grid(self.now - margin)
+        begun = [t for t in self._onsets if t <= self._covered]
+        return on_grid(max([self._uncovered, *begun]) - margin)
 
     async def _lost(self, reason: str) -> None:
         provider, self._provider = self._provider, None

@@ -86,11 +86,13 @@ async def replay_all(
     settings: Settings,
     llm: str = "scripted",
     realtime: bool = False,
-    progress: TextIO = sys.stderr,
+    progress: TextIO | None = None,
     models: Models | None = None,
 ) -> dict[str, Any]:
     """Replay every scenario (all are validated first) and write the outputs; returns the summary.
-    ``models`` (loaded once and shared by several calls) defaults to loading them here."""
+    ``progress`` defaults to the current ``sys.stderr``; ``models`` (loaded once and shared by
+    several calls) defaults to loading them here."""
+    progress = progress or sys.stderr
     began = time.perf_counter()
     scenarios: list[Scenario] = [load_scenario(p) for p in paths]
     _check_unique(scenarios)

@@ -12,6 +12,10 @@ by its rule, measured from the end of the previous step::
 After a step that is not a turn (silence, noise, backchannel) no reply is awaited: the default
 rule waits only for the bot to be quiet.
 
+Steps start on the media grid (:func:`agent.media.on_grid`, rounded up): a step's audio then
+meets the VAD windows at the same phase in every run, whatever the bot's timing, so two runs of a
+scenario (another detector, a reconnecting provider) hear each step the same way.
+
 Every clip placed is recorded as ground truth in media time (:class:`TruthStep`).
 """
 
@@ -22,7 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
-from agent.media import SAMPLE_RATE
+from agent.media import SAMPLE_RATE, on_grid
 from agent.replay.assemble import Clip
 from agent.replay.scenario import Scenario
 
@@ -97,6 +101,7 @@ class ScenarioPlayer:
             now = t + pos / SAMPLE_RATE
             if self._playing is None:
                 begin = self._start_time(now, bot)
+                begin = None if begin is None else on_grid(begin, up=True)
                 if begin is None or begin >= t + n / SAMPLE_RATE:
                     break
                 pos = max(pos, round((begin - t) * SAMPLE_RATE))

@@ -99,6 +99,7 @@ class TurnController:
         self._bot_during_turn = False
         self._eager_text: str | None = None  # the text an eager end was sent with, this pause
         self._voice_since: float | None = None  # a voiced run of VAD windows is under way
+        self._heard_until: float | None = None  # end of the last VAD window (None: no windows fed)
 
     @property
     def in_turn(self) -> bool:
@@ -169,8 +170,11 @@ class TurnController:
         if not self._in_turn or self._speaking or self._speech_end is None:
             return []
         speech_end = self._speech_end
+        # Detectors judge the silence heard so far: up to the last VAD window, not to the tick
+        # (the window under way may hold the user going on).
+        heard = now if self._heard_until is None else min(now, self._heard_until)
         pause = PauseContext(
-            now=now,
+            now=heard,
             speech_end=speech_end,
             turn_start=self._turn_start,
             text=self._turn_text(speech_end),
@@ -206,6 +210,7 @@ class TurnController:
     def voice(self, window_end: float, voiced: bool) -> None:
         """One VAD window. While voice is coming in the turn is not ended: the VAD confirms a new
         start only ``start_secs`` later, and the user may be going on right now."""
+        self._heard_until = window_end
         if not voiced:
             self._voice_since = None
         elif self._voice_since is None:
