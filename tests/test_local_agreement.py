@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.asr.local_agreement import LocalAgreement, norm
+from agent.asr.local_agreement import LocalAgreement, drop_repeats, norm
 from agent.events import Word
 
 
@@ -154,3 +154,22 @@ def test_property_ledger_is_append_only_and_needs_two_agreeing_hypotheses(
             tail = la.finalize()
             assert list(la.committed) == before + tail
             previous_tail = []
+
+
+def _words(text: str) -> list[Word]:
+    return [Word(t, i * 0.3, i * 0.3 + 0.25) for i, t in enumerate(text.split())]
+
+
+def test_a_phrase_said_twice_in_a_row_is_a_loop_and_loses_its_copy() -> None:
+    def kept(text: str) -> str:
+        return " ".join(w.text for w in drop_repeats(_words(text)))
+
+    assert kept("Yes, that is right. Yes, that is right.") == "Yes, that is right."
+    assert kept("Actually, I meant next Friday. Actually, I meant next Friday. not tomorrow.") == (
+        "Actually, I meant next Friday. not tomorrow."
+    )
+    assert kept("Thank you. Thank you.") == "Thank you."
+    # Numbers and single words may well be said twice.
+    assert kept("5 5 5 5 0 1 2 3") == "5 5 5 5 0 1 2 3"
+    assert kept("No, no, stop.") == "No, no, stop."
+    assert kept("I said that I said") == "I said that I said"

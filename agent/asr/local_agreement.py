@@ -139,6 +139,27 @@ class LocalAgreement:
         return new[n:]
 
 
+def drop_repeats(words: Sequence[Word], shortest: int = 2) -> list[Word]:
+    """The words without phrases said twice in a row (the second copy goes).
+
+    Whisper, tiny models especially, loops at the end of a buffer: "Yes, that is right. Yes,
+    that is right." for one "Yes, that is right", often with the copy's times squeezed to
+    nothing. A back-to-back repeat of ``shortest`` or more words is taken for such a loop; people
+    rarely say a phrase twice in a row, and the meaning survives either way. Repeated numbers are
+    kept ("5 5 5 5" is a phone number), and so are single repeated words ("no, no").
+    """
+    out: list[Word] = []
+    for w in words:
+        out.append(w)
+        said = [norm(x.text) for x in out]
+        for k in range(len(said) // 2, shortest - 1, -1):
+            copy = said[-k:]
+            if copy == said[-2 * k : -k] and not all(t.isdigit() for t in copy):
+                del out[-k:]
+                break
+    return out
+
+
 def _overlap(tail: list[str], new: Sequence[Word], shortest: int) -> int:
     """How many of the first ``new`` words repeat the end of ``tail`` (0 if fewer than shortest)."""
     for n in range(min(len(tail), len(new)), shortest - 1, -1):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agent.asr.local_agreement import LocalAgreement
+from agent.asr.local_agreement import LocalAgreement, drop_repeats
 from agent.asr.window_decoder import WindowResult
 from agent.events import Word
 from agent.media import SAMPLE_RATE
@@ -216,7 +216,8 @@ class StreamingRecognizer:
         s = self._s
         if result.no_speech_prob > s.no_speech_threshold and result.avg_logprob < s.logprob_threshold:
             return []
-        return [Word(w.text, self._start + w.start, self._start + w.end, w.p) for w in result.words]
+        words = [Word(w.text, self._start + w.start, self._start + w.end, w.p) for w in result.words]
+        return drop_repeats(words)
 
     def _prompt(self) -> str:
         words: list[str] = []
