@@ -60,16 +60,18 @@ def test_hybrid_detector_checks_as_the_pause_grows_and_stops_after_firing() -> N
         calls.append(len(audio))
         return 0.5
 
-    d = HybridDetector(score, HybridSettings(threshold=0.9, delay_s=0.2, recheck_s=0.4, max_silence_s=2.0))
+    settings = HybridSettings(threshold=0.9, delay_s=0.2, recheck_s=0.4, max_silence_s=2.0, score_lead_s=0.1)
+    d = HybridDetector(score, settings)
 
     def at(now: float, text: str = "The pharmacy opens at nine.") -> PauseContext:
         return PauseContext(
             now=now, speech_end=1.0, turn_start=0.5, text=text, audio=lambda a, b: np.zeros(16)
         )
 
-    assert d.check(at(1.1)) is None
-    v = d.check(at(1.2))
-    assert v is not None and not v.done and v.score == 0.5
+    v = d.check(at(1.1))  # the model reads the audio score_lead_s ahead of the check
+    assert v is not None and v.ahead and not v.done and len(calls) == 1
+    v = d.check(at(1.2))  # the check: the text rules on that score, no model call
+    assert v is not None and not v.ahead and not v.done and v.score == 0.5 and len(calls) == 1
     assert d.check(at(1.4)) is None
     assert d.check(at(1.6)) is not None  # the pause grew by recheck_s
     v = d.check(at(3.0))

@@ -158,3 +158,17 @@ def test_different_finals_at_the_end_drop_the_prepared_reply() -> None:
     assert of(events, "speculation_used") == []
     assert of(events, "speculation_dropped")[0]["reason"] == "finals differ"
     assert abs(of(events, "llm_first_token")[0]["t"] - 2.3) < 1e-6
+
+
+class Ahead(Ramp):
+    """As Ramp, but its 'likely' score is only a score taken ahead of a check."""
+
+    def check(self, p: PauseContext) -> Verdict | None:
+        v = super().check(p)
+        return None if v is None else Verdict(v.detector, v.t, v.done, v.score, ahead=not v.done)
+
+
+def test_a_score_taken_ahead_of_its_check_is_no_eager_end() -> None:
+    c = TurnController([Ahead()], TurnSettings(eager_score=0.5), no_audio)
+    said(c, "what time is it", 0.5, 1.5)
+    assert [e.kind for e in ticks(c, 1.7, 3.0)] == ["turn_end"]

@@ -90,7 +90,7 @@ def eot_eval(args: argparse.Namespace) -> int:
                 "label": e.item.label,
                 "text": e.text,
                 "cue": e.cue,
-                "smart_turn": {str(k): round(v, 3) for k, v in e.scores.items()},
+                "smart_turn": {str(k): v for k, v in e.scores.items()},
             }
             for e in evidence
         ],

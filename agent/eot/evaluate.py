@@ -32,6 +32,9 @@ from agent.turn.detectors import HybridSettings, decide
 from agent.turn.text_cues import Cue, text_cue
 
 STEP_S = 0.1
+SCORE_DECIMALS = 4
+VAD_STOP_S = 0.2
+"""Live, the VAD confirms a pause only after its ``stop_secs`` (0.2 s): no check comes sooner."""
 TIMEOUT_S = 3.0
 OFFSETS = [round(STEP_S * k, 1) for k in range(1, int(TIMEOUT_S / STEP_S) + 1)]
 MAX_TURN_AUDIO_S = 8.0  # smart-turn looks at the last 8 s
@@ -71,7 +74,7 @@ def gather(
         for d in OFFSETS:
             x = np.concatenate([speech, np.zeros(round(d * SAMPLE_RATE), np.float32)])
             with watch.running():
-                scores[d] = score(x)
+                scores[d] = round(score(x), SCORE_DECIMALS)  # as the evidence file keeps it
             total += watch.seconds
             calls += 1
         text = transcribe(speech[-25 * SAMPLE_RATE :]) if len(speech) > SAMPLE_RATE // 10 else ""
@@ -83,9 +86,14 @@ FireTime = Callable[[Evidence], float]
 
 
 def _checks(delay: float, recheck: float | None) -> list[float]:
-    if recheck is None:
-        return [delay]
-    return [d for d in OFFSETS if d >= delay - 1e-9 and round((d - delay) / recheck, 6) % 1 == 0]
+    """Silences at which a detector with this delay and recheck period looks (none before the VAD
+    stop: a check due sooner happens then)."""
+    due = (
+        [delay]
+        if recheck is None
+        else [d for d in OFFSETS if d >= delay - 1e-9 and round((d - delay) / recheck, 6) % 1 == 0]
+    )
+    return sorted({max(VAD_STOP_S, d) for d in due})
 
 
 def _silence_fire(e: Evidence, threshold: float) -> float:
@@ -102,7 +110,8 @@ def _hybrid_fire(e: Evidence, s: HybridSettings, checks: list[float]) -> float:
             break
         if e.cue == "open" and d < s.open_min_silence_s - 1e-9:
             continue  # as the live detector: nothing to decide yet
-        if decide(e.scores[d], e.cue, d, s):
+        scored = max(VAD_STOP_S, round(d - s.score_lead_s, 1))  # the model read the audio then
+        if decide(e.scores[scored], e.cue, d, s):
             return d
     return s.max_silence_s
 
@@ -118,7 +127,7 @@ def silence_configs() -> list[Config]:
 def smart_turn_configs() -> list[Config]:
     out: list[Config] = []
     for th, recheck, fallback, delay in itertools.product(
-        (0.3, 0.5, 0.7, 0.8, 0.9, 0.95), (None, 0.4), (1.5, 2.5, 3.0), (0.1, 0.2, 0.3)
+        (0.3, 0.5, 0.7, 0.8, 0.9, 0.95), (None, 0.4), (1.5, 2.5, 3.0), (0.2, 0.3, 0.4)
     ):
         fire = partial(_smart_turn_fire, threshold=th, checks=_checks(delay, recheck), fallback=fallback)
         out.append(({"threshold": th, "recheck_s": recheck, "fallback_s": fallback, "delay_s": delay}, fire))
@@ -137,16 +146,18 @@ def hybrid_configs() -> list[Config]:
         "max_silence_s",
         "recheck_s",
         "delay_s",
+        "score_lead_s",
     }
     seen: set[tuple[float, ...]] = set()
-    for th, closed, open_th, open_min, max_s, recheck, delay in itertools.product(
+    for th, closed, open_th, open_min, max_s, recheck, delay, lead in itertools.product(
         (0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.985),
         (0.2, 0.4, 0.6, None),  # None: as the threshold
         (None, 0.9, 0.99, 1.01),  # 1.01: an unfinished sentence waits for max_silence_s
         (0.1, 0.8, 1.2, 1.6, 2.0),
         (1.5, 2.0, 2.5, 3.0),
         (0.4, 10.0),  # 10 s: one check per pause, as Pipecat does
-        (0.1, 0.2, 0.3),
+        (0.2, 0.3, 0.4),
+        (0.0, 0.1),  # 0: the model reads the audio at the check, as smart-turn alone does
     ):
         s = HybridSettings(
             threshold=th,
@@ -156,6 +167,7 @@ def hybrid_configs() -> list[Config]:
             max_silence_s=max_s,
             recheck_s=recheck,
             delay_s=delay,
+            score_lead_s=lead,
         )
         key = tuple(float(v) for v in s.model_dump(include=keys).values())
         if key in seen:

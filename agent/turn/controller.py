@@ -222,6 +222,7 @@ class TurnController:
         return (
             s.eager_score is not None
             and not verdict.done
+            and not verdict.ahead
             and verdict.score is not None
             and verdict.score >= s.eager_score
             and self._eager_text is None

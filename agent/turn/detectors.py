@@ -54,6 +54,8 @@ class Verdict:
     done: bool
     score: float | None = None
     compute_s: float = 0.0
+    ahead: bool = False
+    """A score taken ahead of its check (see ``HybridSettings.score_lead_s``): no opinion yet."""
 
 
 class Detector(Protocol):
@@ -160,6 +162,13 @@ class HybridSettings(BaseModel):
     recheck_s: float = Field(0.4, description="check again each time the pause grows this much (s)")
     max_silence_s: float = Field(2.5, description="end the turn anyway after this much silence (s)")
     pre_speech_s: float = Field(0.5, description="audio kept before the turn's first onset (s)")
+    score_lead_s: float = Field(
+        0.0,
+        description="the model reads the audio this long before each check (never before the VAD "
+        "stop), so that its answer is ready when the check is due and the decision is only the "
+        "text rules (s). 0.1 hides the model's 35-45 ms but, on the bundled scenarios, reading "
+        "0.1 s less silence cost more: latency at no cutoff 739 ms against 681 ms",
+    )
 
 
 class HybridDetector:
@@ -172,7 +181,12 @@ class HybridDetector:
                                                                    open_threshold
         any             silence >= max_silence_s                -> done
 
-    Checked at ``delay_s`` of silence and again every ``recheck_s`` as the pause grows.
+    Checked at ``delay_s`` of silence and again every ``recheck_s`` as the pause grows. The model
+    reads the audio ``score_lead_s`` before each check, so that the decision, when due, costs
+    only the text rules::
+
+        speech ====|..... VAD stop ..... score ........ check: decide(score, words then)
+                   0 s    0.2 s          delay - lead   delay
     """
 
     def __init__(
@@ -183,10 +197,12 @@ class HybridDetector:
         self._s = settings
         self._checks = 0
         self._fired = False
+        self._ahead: float | None = None  # the score taken for the next check
 
     def reset(self) -> None:
         self._checks = 0
         self._fired = False
+        self._ahead = None
 
     def check(self, pause: PauseContext) -> Verdict | None:
         s = self._s
@@ -196,19 +212,31 @@ class HybridDetector:
             self._fired = True
             return Verdict(self.name, pause.now, True, None)
         due = s.delay_s + self._checks * s.recheck_s
+        if pause.silence < due - s.score_lead_s - 1e-9:
+            return None
+        cue = text_cue(pause.text, cut_in=pause.cut_in)
+        if cue == "open" and due < s.open_min_silence_s - 1e-9:
+            if pause.silence >= due - 1e-9:
+                self._checks += 1
+            return None  # no score can end an unfinished sentence yet: skip the model
+        watch = Stopwatch()
+        if self._ahead is None:
+            with watch.running():
+                self._ahead = self._score(self._audio(pause))
+            if pause.silence < due - 1e-9:
+                return Verdict(self.name, pause.now, False, round(self._ahead, 4), watch.seconds, ahead=True)
         if pause.silence < due - 1e-9:
             return None
         self._checks += 1
-        cue = text_cue(pause.text, cut_in=pause.cut_in)
-        if cue == "open" and pause.silence < s.open_min_silence_s - 1e-9:
-            return None  # no score can end an unfinished sentence yet: skip the model
-        audio = pause.audio(max(0.0, pause.turn_start - s.pre_speech_s), pause.now)
-        watch = Stopwatch()
+        p, self._ahead = self._ahead, None
+        spent = watch.seconds
         with watch.running():
-            p = self._score(audio)
             done = decide(p, cue, pause.silence, s)
         self._fired = done
-        return Verdict(self.name, pause.now, done, round(p, 4), watch.seconds)
+        return Verdict(self.name, pause.now, done, round(p, 4), spent + watch.seconds)
+
+    def _audio(self, pause: PauseContext) -> np.ndarray:
+        return pause.audio(max(0.0, pause.turn_start - self._s.pre_speech_s), pause.now)
 
 
 def decide(p: float, cue: Cue, silence: float, s: HybridSettings) -> bool:

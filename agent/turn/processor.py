@@ -135,7 +135,10 @@ class TurnProcessor(FrameProcessor):
         assert v is not None
         live = self.stage.finish(max(ready_live, self._vad_live), v.compute_s)
         self._verdict_live[v] = live
-        self._timeline.add("eot_check", event.t, live, detector=v.detector, score=v.score, done=v.done)
+        extra = {"ahead": True} if v.ahead else {}
+        self._timeline.add(
+            "eot_check", event.t, live, detector=v.detector, score=v.score, done=v.done, **extra
+        )
 
     async def _finish_turn(self, event: TurnEvent) -> None:
         v = event.verdict
