@@ -173,3 +173,20 @@ def test_a_phrase_said_twice_in_a_row_is_a_loop_and_loses_its_copy() -> None:
     assert kept("5 5 5 5 0 1 2 3") == "5 5 5 5 0 1 2 3"
     assert kept("No, no, stop.") == "No, no, stop."
     assert kept("I said that I said") == "I said that I said"
+
+
+def test_a_seam_found_by_text_keeps_a_word_whose_time_moved_back() -> None:
+    """'The' committed at 5.0-5.6 s; the next reading puts 'The' at 4.9-5.45 and 'explorers'
+    at 5.45-5.6: by time 'explorers' looks committed already, by text it comes next."""
+    la = LocalAgreement()
+    la.insert([Word("lobe.", 4.0, 4.5), Word("The", 5.0, 5.6), Word("explorer...", 5.6, 6.0)])
+    assert [
+        w.text
+        for w in la.insert([Word("lobe.", 4.0, 4.5), Word("The", 5.0, 5.6), Word("explorers", 5.6, 6.1)])
+    ] == [
+        "lobe.",
+        "The",
+    ]
+    reading = [Word("The", 4.9, 5.45), Word("explorers", 5.45, 5.6), Word("and", 5.65, 5.8)]
+    assert [w.text for w in la.insert(reading)] == ["explorers"]
+    assert [w.text for w in la.partial] == ["and"]

@@ -123,9 +123,31 @@ class LocalAgreement:
         return out
 
     def after_committed(self, hypothesis: Sequence[Word]) -> list[Word]:
-        """The part of a hypothesis that comes after the committed words (what ``insert`` uses)."""
+        """The part of a hypothesis that comes after the committed words (what ``insert`` uses).
+
+        By time: words starting after the last committed end, minus the last committed words
+        said again at the seam. Tiny models shift word times around the seam, though ("The"
+        committed at 5.0-5.6 s, then "The(4.9-5.2) explorers(5.2-5.5)": by time, "explorers"
+        looks old and would never be committed). So when the hypothesis repeats the committed
+        tail *by text* and goes on with the word the previous hypothesis had next, what follows
+        the repeat is taken instead.
+        """
+        words = [w for w in hypothesis if norm(w.text)]
+        by_time = self._after_by_time(words)
+        if not (self._ledger and self._previous):
+            return by_time
+        expected = norm(self._previous[0].text)
+        if by_time and norm(by_time[0].text) == expected:
+            return by_time
+        tail = [norm(w.text) for w in self._ledger[-_MAX_SEAM_WORDS:]]
+        seam = _seam_by_text(tail, words, self.last_committed_end)
+        if seam is not None and seam < len(words) and norm(words[seam].text) == expected:
+            return words[seam:]
+        return by_time
+
+    def _after_by_time(self, words: list[Word]) -> list[Word]:
         last = self.last_committed_end
-        new = [w for w in hypothesis if w.start > last - _SEAM_SLACK_S and norm(w.text)]
+        new = [w for w in words if w.start > last - _SEAM_SLACK_S]
         if not (self._ledger and new) or abs(new[0].start - last) > _SEAM_WINDOW_S:
             return new
         # The first few new words may still be the last committed ones (word times jitter):
@@ -137,6 +159,23 @@ class LocalAgreement:
             # you"); a repeat of two or more committed words right at the seam is dropped too.
             n += _overlap(tail, new[n:], 2)
         return new[n:]
+
+
+def _seam_by_text(tail: list[str], words: Sequence[Word], last: float) -> int | None:
+    """Index just after the committed tail's end where ``words`` repeat it (the longest repeat,
+    up to five words; a single word only when it ends within _SEAM_SLACK_S of ``last``), the
+    one ending nearest to ``last`` and within _SEAM_WINDOW_S of it; None if there is none."""
+    said = [norm(w.text) for w in words]
+    for k in range(min(len(tail), len(said)), 0, -1):
+        slack = _SEAM_WINDOW_S if k > 1 else 2 * _SEAM_SLACK_S
+        ends = [
+            i + k
+            for i in range(len(said) - k + 1)
+            if said[i : i + k] == tail[-k:] and abs(words[i + k - 1].end - last) <= slack
+        ]
+        if ends:
+            return min(ends, key=lambda j: abs(words[j - 1].end - last))
+    return None
 
 
 def drop_repeats(words: Sequence[Word], shortest: int = 2) -> list[Word]:
