@@ -141,7 +141,7 @@ class LocalAgreement:
             return by_time
         tail = [norm(w.text) for w in self._ledger[-_MAX_SEAM_WORDS:]]
         seam = _seam_by_text(tail, words, self.last_committed_end)
-        if seam is not None and seam < len(words) and norm(words[seam].text) == expected:
+        if seam is not None and seam < len(words) and expected == norm(words[seam].text) != tail[-1]:
             return words[seam:]
         return by_time
 

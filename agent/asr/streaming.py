@@ -8,8 +8,7 @@ after it are recognised in context) and starts afresh after a long one::
 
     audio    ....[pre-roll|=========== speech ============|...
     decode           ^chunk   ^chunk   ^chunk   ^chunk     ^VAD stop: finalise the tail
-    buffer   once longer than trim_s, cut at the last committed sentence end before the last
-             committed word;
+    buffer   once longer than trim_s, cut at the last committed sentence end (else word end);
              never longer than max_buffer_s: words in audio cut then are committed as heard,
              so decoding time stays bounded and nothing is lost
 
@@ -236,13 +235,12 @@ class StreamingRecognizer:
         """Keep the buffer short; returns words force-committed because their audio is cut."""
         if self.buffer_seconds <= self._s.trim_s:
             return []
-        # The last committed word is never a cut point: Whisper stretches the end of the last
-        # word it reads over audio it has not read yet ("characteristics.(12.2-12.9 s)" over
-        # the start of "in common"), and a cut there loses those words.
-        inside = [w for w in self._agreement.recent(100) if w.end > self._start][:-1]
+        inside = [w for w in self._agreement.recent(100) if w.end > self._start]
         sentence_ends = [w.end for w in inside if w.text.rstrip()[-1:] in ".?!"]
         if sentence_ends:
             self._cut(sentence_ends[-1])
+        elif inside:
+            self._cut(inside[-1].end)
         forced: list[Word] = []
         if self.buffer_seconds > self._s.max_buffer_s:
             # Nothing committed late enough to cut at (the hypotheses keep disagreeing): commit
