@@ -15,6 +15,8 @@ def test_lost_and_doubled_words_are_found_by_time() -> None:
     )
     assert lost_and_doubled(reference, [(0.0, 0.4), (1.0, 1.3)]) == (1, 0)  # the middle word never came
     assert lost_and_doubled(reference, [(0.0, 0.4), (0.5, 0.9), (0.55, 0.9), (1.0, 1.3)]) == (0, 1)
+    # A word squeezed to no length is still the word at that time.
+    assert lost_and_doubled([(0.0, 0.4), (0.9, 0.9)], [(0.0, 0.4), (0.9, 0.9)]) == (0, 0)
 
 
 def test_reconnect_time_runs_from_reconnecting_to_connected() -> None:

@@ -10,7 +10,9 @@ Staying up::
         ▲                                    │ connect OK
         └──── replay the buffered audio ◄────┘   (from the start of the utterance the last
                                                   final fell in, or of the first speech since
-                                                  that no final reached, so nothing is lost;
+                                                  that no final reached, but no more than
+                                                  replay_max_s before the last final's end,
+                                                  so nothing is lost;
                                                   words mostly before the end of the last final
                                                   are dropped, so nothing is duplicated;
                                                   silence is not replayed)
@@ -64,6 +66,12 @@ class CloudSttSettings(BaseModel):
     stall_s: float = Field(5.0, description="no message this long while sending audio is a stall (s)")
     buffer_s: float = Field(30.0, description="audio kept for replay after a reconnect (s)")
     replay_margin_s: float = Field(0.5, description="replay this much before an utterance's onset (s)")
+    replay_max_s: float = Field(
+        4.0,
+        description="replay from no further back than this before the end of the last final (s): "
+        "a longer utterance is replayed from inside, so that a link dropping every few seconds "
+        "still lets each session catch up",
+    )
     finalize_on_vad_stop: bool = Field(True, description="ask the provider to finalise at a VAD stop")
 
 
@@ -188,7 +196,8 @@ class CloudSTTProcessor(FrameProcessor):
         if self._uncovered is None:
             return on_grid(self.now - margin)
         begun = [t for t in self._onsets if t <= self._covered]
-        return on_grid(max([self._uncovered, *begun]) - margin)
+        start = max([self._uncovered, *begun]) - margin
+        return on_grid(max(start, self._covered - self._s.replay_max_s))
 
     async def _lost(self, reason: str) -> None:
         provider, self._provider = self._provider, None
