@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from agent.media import SAMPLE_RATE
+from agent.media import SAMPLE_RATE, on_grid
 from agent.replay.assemble import Clip, text_clip
 from agent.replay.player import ScenarioPlayer
 from agent.replay.scenario import Scenario
@@ -73,6 +73,10 @@ def scenario(*starts: dict) -> Scenario:
     )
 
 
+def grid(t: float) -> float:
+    return round(on_grid(t, up=True), 3)
+
+
 def test_steps_follow_the_bot() -> None:
     sc = scenario({}, {}, {"after_bot_start": 1.2}, {"after_previous": 0.3})
     clips = [tone(1.0), tone(1.0), tone(0.5), tone(0.5)]
@@ -80,20 +84,21 @@ def test_steps_follow_the_bot() -> None:
     bot = FakeBot([(3.0, 5.0), (12.0, 20.0)])
     player = play(sc, clips, bot)
     starts = [round(s.clip_start, 3) for s in player.truth]
-    assert starts[0] == 0.5  # lead-in
-    assert starts[1] == 5.7  # bot stopped at 5.0 + gap 0.7
-    # Step 1 ended at 6.7, the bot never replied: step 2 would wait for a reply start; it starts
-    # 1.2 s into the bot's speech at 12.0 (after the 4 s timeout it would have gone anyway).
-    assert starts[2] == 10.7  # 6.7 + reply_timeout 4.0, since no bot start came before then
-    assert starts[3] == round(10.7 + 0.5 + 0.3, 3)
-    assert player.truth[0].end == pytest.approx(0.5 + 0.9)
+    # Every step starts on the media grid (rounded up): the same phase against the VAD windows.
+    assert starts[0] == grid(0.5)  # lead-in
+    assert starts[1] == grid(5.0 + 0.7)  # the bot stopped at 5.0, + gap 0.7
+    # Step 1 ended 1 s later; the bot never replied: step 2 would wait for a reply start; it
+    # would start 1.2 s into the bot's speech at 12.0, but the 4 s timeout comes first.
+    assert starts[2] == grid(starts[1] + 1.0 + 4.0)
+    assert starts[3] == grid(starts[2] + 0.5 + 0.3)
+    assert player.truth[0].end == pytest.approx(starts[0] + 0.9)
 
 
 def test_a_cut_in_is_timed_from_the_bot_reply() -> None:
     sc = scenario({}, {"after_bot_start": 1.2})
     bot = FakeBot([(2.0, 9.0)])
     player = play(sc, [tone(1.0), tone(0.5)], bot)
-    assert [round(s.clip_start, 3) for s in player.truth] == [0.5, 3.2]
+    assert [round(s.clip_start, 3) for s in player.truth] == [grid(0.5), grid(2.0 + 1.2)]
     assert player.done  # the end waits for the bot to finish, plus the tail
 
 
@@ -101,4 +106,5 @@ def test_truth_positions_are_exact_samples() -> None:
     sc = scenario({})
     player = play(sc, [tone(1.0)], FakeBot([]))
     [step] = player.truth
-    assert (step.start, step.end) == pytest.approx((0.6, 1.4))
+    at = grid(0.5)  # the lead-in, on the grid
+    assert (step.start, step.end) == pytest.approx((at + 0.1, at + 0.9))
