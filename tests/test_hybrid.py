@@ -81,3 +81,26 @@ def test_hybrid_detector_checks_as_the_pause_grows_and_stops_after_firing() -> N
     d.reset()
     v = d.check(at(1.2, "Yes."))
     assert v is not None and v.done  # closed words, 0.5 >= closed_threshold
+
+
+def test_a_score_read_ahead_is_not_carried_past_its_check() -> None:
+    """Read ahead on neutral words; the words turned open by the check, which skips: the next
+    check reads the audio afresh rather than reuse the old score."""
+    calls: list[float] = []
+
+    def score(audio: np.ndarray) -> float:
+        calls.append(len(audio))
+        return 0.95
+
+    settings = HybridSettings(delay_s=0.2, recheck_s=0.4, open_min_silence_s=0.5, score_lead_s=0.1)
+    d = HybridDetector(score, settings)
+
+    def at(now: float, text: str) -> PauseContext:
+        return PauseContext(
+            now=now, speech_end=1.0, turn_start=0.5, text=text, audio=lambda a, b: np.zeros(16)
+        )
+
+    assert d.check(at(1.1, "The pharmacy opens")) is not None and len(calls) == 1  # read ahead
+    assert d.check(at(1.2, "The pharmacy opens at")) is None  # open words: the check is skipped
+    v = d.check(at(1.5, "The pharmacy opens at"))  # the next check's read-ahead
+    assert v is not None and v.ahead and len(calls) == 2

@@ -218,6 +218,7 @@ class HybridDetector:
         if cue == "open" and due < s.open_min_silence_s - 1e-9:
             if pause.silence >= due - 1e-9:
                 self._checks += 1
+                self._ahead = None  # a score read for this check is not carried to the next
             return None  # no score can end an unfinished sentence yet: skip the model
         watch = Stopwatch()
         if self._ahead is None:
