@@ -12,6 +12,7 @@ from agent.cloud.emulator.faults import Faults
 from agent.replay.runner import Replayer
 from agent.replay.scenario import load_scenario
 from tests.cloud_helpers import SCENARIO, words
+from tests.conftest import ROOT
 
 
 async def replay_on_emulator(
@@ -95,3 +96,26 @@ def test_a_missing_key_is_one_line_and_exit_2(write, tmp_path, capsys, monkeypat
     assert errors == [
         "agent: two_turns: pipeline error: AssemblyAI needs ASSEMBLYAI_API_KEY (or --stt-url for an emulator)"
     ]
+
+
+def test_a_turn_longer_than_a_flux_session_is_recovered_by_agreement(replayer) -> None:
+    """Flux makes words final only at the end of a turn. With the link dropped every 5-10 s the
+    14 s turn never ends within one session; the words two sessions agree on are made final."""
+    from agent.cloud.emulator.deepgram_flux import flux_emulator
+
+    path = ROOT / "scenarios" / "07_long_turn.yaml"
+
+    async def run(faults: Faults):
+        emulator = flux_emulator(replayer.models, replayer.settings, faults)
+        async with serve(emulator.handle, "127.0.0.1", 0, process_request=emulator.process_request) as srv:
+            url = f"ws://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+            settings = replayer.settings.model_copy(update={"stt": "deepgram-flux", "stt_url": url})
+            return await Replayer(settings, realtime=True, models=replayer.models).run(load_scenario(path))
+
+    clean = asyncio.run(run(Faults()))
+    dropped = asyncio.run(run(Faults(drop_every=(5.0, 10.0), seed=1)))
+    events = dropped.timeline.events
+    assert [e for e in events if e["type"] == "stt_connection" and e["state"] == "reconnecting"]
+    assert any(e.get("recovered") for e in events if e["type"] == "final")
+    assert words(events) == words(clean.timeline.events)
+    assert len([e for e in events if e["type"] == "turn_end"]) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -117,7 +118,12 @@ def test_flux_turn_info_from_the_sdk(voice, replayer) -> None:
     assert [m.sequence_id for m in got] == list(range(len(got)))
     infos = [m for m in got if type(m).__name__ == "ListenV2TurnInfo"]
     events = [m.event for m in infos]
-    assert events[0] == "StartOfTurn" and "Update" in events and events.count("EndOfTurn") == 1
+    changes = [e for e in events if e != "Update"]
+    assert changes[0] == "StartOfTurn" and changes.count("EndOfTurn") == 1
+    # An Update for every 0.25 s of audio, silence included (the 0.5 s before the speech).
+    assert events[:2] == ["Update", "Update"]
+    windows = [m.audio_window_end for m in infos]
+    assert max(b - a for a, b in pairwise(windows)) <= 0.25 + 0.1
     end = next(m for m in infos if m.event == "EndOfTurn")
     assert end.trigger == "model" and "pharmacy" in end.transcript.lower() and end.turn_index == 0
     assert any(type(m).__name__ == "ListenV2ConfigureSuccess" for m in got)

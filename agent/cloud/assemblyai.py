@@ -57,6 +57,7 @@ class AssemblyAIProvider:
 
     name = "assemblyai"
     clock: Literal["session", "media"] = "session"
+    finals_at_turn_end = False  # each word is final when emitted
 
     def __init__(self, settings: AssemblyAISettings, url: str | None = None, key: str | None = None) -> None:
         self._settings = settings

@@ -54,6 +54,7 @@ class DeepgramFluxProvider(DeepgramSession):
     name = "deepgram-flux"
     label = "Deepgram Flux"
     path = "/v2/listen"
+    finals_at_turn_end = True
 
     def __init__(
         self, settings: DeepgramFluxSettings, url: str | None = None, key: str | None = None

@@ -30,6 +30,7 @@ class DeepgramSession:
     label = "Deepgram"
     path = "/v1/listen"
     clock: Literal["session", "media"] = "session"
+    finals_at_turn_end = False
 
     def __init__(self, url: str | None = None, key: str | None = None) -> None:
         self._url = (url or DEFAULT_URL).rstrip("/").removesuffix(self.path)

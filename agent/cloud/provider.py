@@ -60,11 +60,14 @@ class Provider(Protocol):
     """One streaming session with a provider; a new object per connection.
 
     ``clock`` says what word times are in: ``"session"`` (seconds of this connection's audio,
-    the providers) or ``"media"`` (a tape, recorded after mapping).
+    the providers) or ``"media"`` (a tape, recorded after mapping). ``finals_at_turn_end``: words
+    become final only when the turn ends (Flux), so a turn longer than a session's life needs
+    :mod:`agent.cloud.recovery`.
     """
 
     name: str
     clock: Literal["session", "media"]
+    finals_at_turn_end: bool
     events: asyncio.Queue[CloudEvent]
 
     def advance(self, t: float) -> None:

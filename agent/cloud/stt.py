@@ -16,11 +16,15 @@ Staying up::
                                                   words mostly before the end of the last final
                                                   are dropped, so nothing is duplicated;
                                                   silence is not replayed)
+    a fatal error (a rejected key) or the retry budget spent ──► down
 
 Replaying whole utterances gives the provider the same audio it heard the first time, from a
 point on the media grid (:func:`agent.media.on_grid`), rather than a cut into a word: a
 recogniser that reads each utterance on its own (our emulators) then reads it the same way.
-    a fatal error (a rejected key) or the retry budget spent ──► down
+
+A provider whose words become final only at the end of a turn (Flux) would never finalise a turn
+longer than a session lives; for it, what the lost session's last partial and the new session's
+partials agree on is made final here (:mod:`agent.cloud.recovery`).
 
 The retry budget is reset once a session has stayed healthy for ``healthy_s``. A stall is no
 message for ``stall_s`` while audio is being sent. Connection management runs on the wall clock
@@ -49,6 +53,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pydantic import BaseModel, Field
 
 from agent.cloud.provider import CloudClosed, CloudTurn, CloudWords, Provider, ProviderError
+from agent.cloud.recovery import agreed_words, longer
 from agent.cloud.tape import TapeWriter
 from agent.events import Final, Timeline, Word
 from agent.frames import AsrFlushedFrame, MediaClockFrame, NativeTurnFrame, stamp
@@ -71,6 +76,12 @@ class CloudSttSettings(BaseModel):
         description="replay from no further back than this before the end of the last final (s): "
         "a longer utterance is replayed from inside, so that a link dropping every few seconds "
         "still lets each session catch up",
+    )
+    recover_lead_s: float = Field(
+        1.0,
+        description="after words made final by agreement across a lost session (a provider whose "
+        "finals come only at the end of a turn), replay from this far before them (s): each "
+        "session must get further into a long turn than the one before",
     )
     finalize_on_vad_stop: bool = Field(True, description="ask the provider to finalise at a VAD stop")
 
@@ -98,6 +109,10 @@ class CloudSTTProcessor(FrameProcessor):
         self._covered = 0.0  # media time up to which finals have been passed on
         self._uncovered: float | None = None  # onset of speech no final has reached yet
         self._onsets: list[float] = []  # VAD onsets of the speech since _uncovered
+        self._partial: tuple[Word, ...] = ()  # the current session's latest partial (media time)
+        self._dropped: tuple[Word, ...] = ()  # the furthest partial of sessions lost mid-turn
+        self._recovered = False  # the last final was made by agreement, not by the provider
+        self._last_word: Word | None = None  # the last final word passed on
         self._speaking = False
         self._task: asyncio.Task[None] | None = None
         self._down = False
@@ -164,15 +179,17 @@ class CloudSTTProcessor(FrameProcessor):
                     return
                 self._timeline.add("stt_connection", self.now, state="reconnecting", reason=str(e))
                 continue
-            # Replay what finals do not cover yet (audio keeps arriving meanwhile: loop until
-            # caught up), then go live with no await in between.
-            self._offset = sent = max(on_grid(self._buffer.start_time, up=True), self._replay_from())
-            while self.now - sent > 1e-9:
-                end = self.now
-                backlog = self._buffer.slice(sent, end)
-                for i in range(0, len(backlog), SAMPLE_RATE // 10):
-                    await provider.send(to_pcm16(backlog[i : i + SAMPLE_RATE // 10]))
-                sent = end
+            try:
+                await self._replay(provider)
+            except Exception as e:  # the link broke again during the replay: one more attempt
+                self._failures += 1
+                self._closing.add(asyncio.create_task(self._close_quietly(provider)))
+                reason = f"lost while replaying: {type(e).__name__}"
+                if self._failures > self._s.retries:
+                    self._give_up(reason)
+                    return
+                self._timeline.add("stt_connection", self.now, state="reconnecting", reason=reason)
+                continue
             self._provider = provider
             self._last_message = self._connected_at = time.monotonic()
             if self.reconnects or self._failures:
@@ -187,6 +204,17 @@ class CloudSTTProcessor(FrameProcessor):
             self._task = None
             return
 
+    async def _replay(self, provider: Provider) -> None:
+        """Send the new session what finals do not cover yet. Audio keeps arriving meanwhile, so
+        loop until caught up; the caller goes live with no await in between."""
+        self._offset = sent = max(on_grid(self._buffer.start_time, up=True), self._replay_from())
+        while self.now - sent > 1e-9:
+            end = self.now
+            backlog = self._buffer.slice(sent, end)
+            for i in range(0, len(backlog), SAMPLE_RATE // 10):
+                await provider.send(to_pcm16(backlog[i : i + SAMPLE_RATE // 10]))
+            sent = end
+
     def _replay_from(self) -> float:
         """Where a new session starts, on the media grid: before the onset of the utterance the
         last final fell in, or of the first speech since that no final reached; or a moment ago
@@ -197,7 +225,8 @@ class CloudSTTProcessor(FrameProcessor):
             return on_grid(self.now - margin)
         begun = [t for t in self._onsets if t <= self._covered]
         start = max([self._uncovered, *begun]) - margin
-        return on_grid(max(start, self._covered - self._s.replay_max_s))
+        lead = self._s.recover_lead_s if self._recovered else self._s.replay_max_s
+        return on_grid(max(start, self._covered - lead))
 
     async def _lost(self, reason: str) -> None:
         provider, self._provider = self._provider, None
@@ -205,6 +234,8 @@ class CloudSTTProcessor(FrameProcessor):
             return
         if time.monotonic() - self._connected_at >= self._s.healthy_s:
             self._failures = 0
+        if provider.finals_at_turn_end:
+            self._dropped, self._partial = longer(self._dropped, self._partial), ()
         self._timeline.add("stt_connection", self.now, state="reconnecting", reason=reason)
         self._task = asyncio.create_task(self._connect(first=False))
         self._closing.add(asyncio.create_task(self._close_quietly(provider)))
@@ -260,16 +291,31 @@ class CloudSTTProcessor(FrameProcessor):
 
     async def _words(self, event: CloudWords, t: float) -> None:
         # Replayed audio: a word mostly before the end of the last final was passed on already.
-        fresh = [w for w in event.final if (w.start + w.end) / 2 > self._covered + 1e-3]
-        if fresh:
-            self._covered = fresh[-1].end
-            final = Final(tuple(fresh), audio_end=fresh[-1].end)
-            self._timeline.add("final", t, text=final.text, words=[w.as_dict() for w in fresh])
-            await self.push_frame(stamp(TranscriptionFrame(final.text, "user", f"{t:.3f}", result=final), t))
+        await self._final([w for w in event.final if (w.start + w.end) / 2 > self._covered + 1e-3], t)
+        if event.final:
+            self._dropped = ()  # the provider finalised the turn itself
+        self._partial = event.partial
+        if self._dropped and event.partial:
+            await self._final(
+                agreed_words(self._dropped, event.partial, self._covered, self._last_word), t, recovered=True
+            )
         if event.partial:
             text = " ".join(w.text for w in event.partial)
             self._timeline.add("partial", t, text=text)
             await self.push_frame(stamp(InterimTranscriptionFrame(text, "user", f"{t:.3f}"), t))
+
+    async def _final(self, words: list[Word], t: float, recovered: bool = False) -> None:
+        """Pass words on as final; ``recovered``: made final by agreement across a lost session
+        (see :mod:`agent.cloud.recovery`), not by the provider."""
+        if not words:
+            return
+        self._covered, self._recovered, self._last_word = words[-1].end, recovered, words[-1]
+        final = Final(tuple(words), audio_end=words[-1].end)
+        extra = {"recovered": True} if recovered else {}
+        if recovered and self._tape is not None:
+            self._tape.write(t, CloudWords(tuple(words), ()))
+        self._timeline.add("final", t, text=final.text, words=[w.as_dict() for w in words], **extra)
+        await self.push_frame(stamp(TranscriptionFrame(final.text, "user", f"{t:.3f}", result=final), t))
 
     def _media(self, w: Word) -> Word:
         return Word(w.text, w.start + self._offset, w.end + self._offset, w.p)

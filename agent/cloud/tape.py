@@ -102,6 +102,7 @@ class TapeProvider:
 
     name = "tape"
     clock: Literal["session", "media"] = "media"
+    finals_at_turn_end = False  # recovered finals are on the tape as finals
 
     def __init__(self, records: list[tuple[float, CloudEvent]]) -> None:
         self._records = [(t, e) for t, e in records if not isinstance(e, CloudClosed | CloudAlive)]

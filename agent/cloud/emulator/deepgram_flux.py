@@ -9,7 +9,8 @@ Protocol (``wss://api.deepgram.com/v2/listen``, served here as ``ws://HOST:PORT/
     binary PCM s16le                          ──►
                                               ◄── TurnInfo StartOfTurn   {turn_index}
                                               ◄── TurnInfo Update        (transcript so far: it may
-                                                                          still change in the turn)
+                                                                          still change in the turn;
+                                                                          every 0.25 s of audio)
                                               ◄── TurnInfo EagerEndOfTurn (eager_eot_threshold)
                                               ◄── TurnInfo TurnResumed    (the user went on)
                                               ◄── TurnInfo EndOfTurn      {trigger: model | manual}
@@ -42,6 +43,9 @@ from agent.cloud.engine import EagerEnd, EndOfTurn, Event, LocalTurnEngine, Resu
 from agent.events import Word
 from agent.settings import Settings
 from pipelines.local import Models
+
+UPDATE_EVERY_S = 0.25
+"""An ``Update`` at least this often (seconds of audio), as Flux sends them."""
 
 _MODELS: dict[str, Any] = {
     "Connected": TypeAdapter(ListenV2Connected),
@@ -77,12 +81,21 @@ class DeepgramFluxSession(EmulatedAudio):
         self._turn = 0
         self._in_turn = False
         self._words: list[Word] = []
+        self._told_at = 0.0  # seconds of session audio at the last message
 
     def greet(self) -> list[dict[str, Any]]:
         return [self._stamp({"type": "Connected", "request_id": self.request_id})]
 
     def audio(self, pcm: bytes) -> list[dict[str, Any]]:
-        return [m for event in self.feed(pcm) for m in self.messages(event)]
+        """Messages for more audio. Flux sends an ``Update`` for about every 0.25 s of audio
+        whether or not the transcript changed (its state-machine guide), silence included."""
+        out = [m for event in self.feed(pcm) for m in self.messages(event)]
+        if out:
+            self._told_at = self.audio_s
+        elif self.audio_s - self._told_at >= UPDATE_EVERY_S - 1e-9:
+            self._told_at = self.audio_s
+            out = [self._info("Update", 0.0)]
+        return out
 
     def messages(self, event: Event, trigger: str = "model") -> list[dict[str, Any]]:
         if isinstance(event, SpeechStarted):

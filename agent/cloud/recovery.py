@@ -1,0 +1,63 @@
+"""Recovering a long turn from a provider that makes words final only at the end of a turn.
+
+Deepgram Flux sends finals only with ``EndOfTurn``. If the link drops every few seconds and a
+turn lasts longer than that, no session lives to the end of the turn and no word is ever final:
+each new session re-reads the turn from its start and is dropped again. The fallback is
+LocalAgreement-2 *across sessions*: the last partial of the dropped session and a partial of the
+new one are two readings of the same speech, over different lengths of audio. The words both
+start with, after what is final already, are made final by us::
+
+    final so far        | my line
+    dropped session     |         drops every evening at ar          (audio up to the drop)
+    new session         |         drops every evening around eight   (more audio)
+    agreed -> final     |         drops every evening                <- common prefix
+    (left partial)      |                             around eight
+
+Two readings that end at the same point are not compared: a provider reading the same audio the
+same way agrees with itself and proves nothing. The shorter reading's last word is never taken:
+its audio was cut there. The agreed words carry the newer reading's times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agent.asr.local_agreement import norm
+from agent.events import Word
+
+MIN_GAP_S = 0.25
+"""Readings whose last words end closer than this cover the same audio: no agreement."""
+SAME_START_S = 0.25
+"""Two readings of one word start within this of each other."""
+
+
+def agreed_words(
+    dropped: Sequence[Word], current: Sequence[Word], after: float, last: Word | None = None
+) -> list[Word]:
+    """Words of ``current`` that ``dropped`` read the same, in order from the first word after
+    ``after`` (media time up to which finals exist), stopping at the first disagreement.
+    ``last``, the last final word, is not taken again when a reading re-times it to end later."""
+    old, new = _after(dropped, after, last), _after(current, after, last)
+    if not old or not new or abs(old[-1].end - new[-1].end) < MIN_GAP_S:
+        return []
+    shorter = min(len(old), len(new)) - 1  # the shorter reading's last word is not taken
+    agreed = []
+    for a, b in zip(old[:shorter], new[:shorter], strict=True):
+        if norm(a.text) != norm(b.text) or abs(a.start - b.start) > SAME_START_S:
+            break
+        agreed.append(b)
+    return agreed
+
+
+def _after(words: Sequence[Word], after: float, last: Word | None) -> list[Word]:
+    fresh = [w for w in words if (w.start + w.end) / 2 > after]
+    if fresh and last is not None and norm(fresh[0].text) == norm(last.text) and fresh[0].start < last.end:
+        fresh = fresh[1:]  # the last final word, read again a little later
+    return fresh
+
+
+def longer(a: Sequence[Word], b: Sequence[Word]) -> tuple[Word, ...]:
+    """Of two readings, the one reaching further into the audio (``a`` on a tie)."""
+    end_a = a[-1].end if a else float("-inf")
+    end_b = b[-1].end if b else float("-inf")
+    return tuple(b if end_b > end_a else a)

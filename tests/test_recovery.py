@@ -1,0 +1,73 @@
+"""Agreement across a lost session: what is made final, and what never is."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent.cloud.recovery import agreed_words, longer
+from agent.events import Word
+
+
+def reading(text: str, start: float = 0.0, step: float = 0.3) -> tuple[Word, ...]:
+    return tuple(Word(w, start + i * step, start + (i + 1) * step) for i, w in enumerate(text.split()))
+
+
+def texts(words: list[Word]) -> list[str]:
+    return [w.text for w in words]
+
+
+def test_the_common_prefix_after_the_finals_is_agreed() -> None:
+    dropped = reading("my line drops every evening at ar")
+    current = reading("my line drops every evening around eight and comes back")
+    assert texts(agreed_words(dropped, current, after=0.6)) == ["drops", "every", "evening"]
+
+
+def test_punctuation_and_case_do_not_matter_but_times_do() -> None:
+    dropped = reading("Hello, there. How are")
+    current = reading("hello there how are you doing")
+    assert texts(agreed_words(dropped, current, after=0.0)) == ["hello", "there", "how"]
+    moved = reading("hello there how are you doing", start=0.4)
+    assert agreed_words(dropped, moved, after=0.0) == []
+
+
+def test_readings_of_the_same_audio_prove_nothing() -> None:
+    same = reading("one two three four")
+    assert agreed_words(same, same, after=0.0) == []
+
+
+def test_the_shorter_readings_last_word_is_not_taken() -> None:
+    dropped = reading("please send a technician")
+    current = reading("please send a technician to have a look")
+    assert texts(agreed_words(dropped, current, after=0.0)) == ["please", "send", "a"]
+    # and the other way round: the new session was lost sooner than the old one
+    assert texts(agreed_words(current, dropped, after=0.0)) == ["please", "send", "a"]
+
+
+def test_the_furthest_reading_is_kept() -> None:
+    a, b = reading("one two"), reading("one two three")
+    assert longer(a, b) == b and longer(b, a) == b and longer((), a) == a
+
+
+words = st.sampled_from(["a", "b", "c"])
+
+
+@given(st.lists(words, max_size=8), st.lists(words, max_size=8), st.floats(0, 3))
+def test_agreed_words_are_a_prefix_of_both_readings_after_the_finals(
+    x: list[str], y: list[str], after: float
+) -> None:
+    old, new = reading(" ".join(x)), reading(" ".join(y))
+    agreed = agreed_words(old, new, after)
+    fresh_old = [w for w in old if (w.start + w.end) / 2 > after]
+    fresh_new = [w for w in new if (w.start + w.end) / 2 > after]
+    assert agreed == fresh_new[: len(agreed)]
+    assert texts(agreed) == texts(fresh_old[: len(agreed)])
+    assert len(agreed) < max(1, min(len(fresh_old), len(fresh_new)))
+
+
+def test_the_last_final_word_read_again_later_is_not_taken_twice() -> None:
+    last = Word("o", 5.86, 5.98)
+    dropped = (Word("o", 5.94, 6.08), Word("'clock", 6.08, 6.38), Word("and", 6.4, 6.6), Word("co", 6.6, 6.7))
+    current = (*dropped[:3], Word("comes", 6.6, 6.9), Word("back", 6.9, 7.3))
+    assert texts(agreed_words(dropped, current, after=5.98, last=last)) == ["'clock", "and"]
+    assert texts(agreed_words(dropped, current, after=5.98)) == ["o", "'clock", "and"]
