@@ -249,10 +249,10 @@ def _speak_pause_speak(settings: StreamingSettings) -> FakeWhisper:
     return fake
 
 
-def test_the_prompt_holds_text_from_before_a_pause_unless_told_not_to() -> None:
-    across = _speak_pause_speak(StreamingSettings(chunk_s=0.5, context_s=1.0, min_decode_s=0))
-    assert across.calls[-1][1] == "and so my fellow americans ask not what"
-    own = _speak_pause_speak(
-        StreamingSettings(chunk_s=0.5, context_s=1.0, min_decode_s=0, prompt_across_pauses=False)
+def test_the_prompt_holds_text_from_before_a_long_pause_only_when_told_to() -> None:
+    across = _speak_pause_speak(
+        StreamingSettings(chunk_s=0.5, context_s=1.0, min_decode_s=0, prompt_across_pauses=True)
     )
+    assert across.calls[-1][1] == "and so my fellow americans ask not what"
+    own = _speak_pause_speak(StreamingSettings(chunk_s=0.5, context_s=1.0, min_decode_s=0))
     assert own.calls[-1][1] == ""

@@ -1,16 +1,18 @@
 """``agent bench stt-faults``: does a cloud recogniser lose or double a final when its link breaks?
 
 For each scenario: one fault-free replay against the provider's emulator (in-process, on
-loopback) gives the reference; then ``runs`` replays with the connection dropped every MIN..MAX s
-of session audio (a different seed each), and one with a stall. Per run, by media time:
+loopback) gives the reference, and ``words_as_local`` says whether its finals' words are those of
+the local path on the same scenario. Then ``runs`` replays with the connection dropped every
+MIN..MAX s of session audio (a different seed each), and one with a stall. Per run, by media time:
 
 - ``lost``: reference words that no final of the run overlaps in time;
 - ``doubled``: finals overlapping (by more than half) an earlier final of the same run;
-- ``text_equal``: the finals' words equal the reference's. The client replays whole utterances
-  from a point on the media grid and the emulators read each utterance on its own, so a
-  reconnection alone changes no word. What can still change them is a different conversation:
-  a reconnect delays finals, so the bot may reply later, over the user's next words; with echo
-  in the scenario, the microphone then holds other echo.
+- ``text_equal``: the finals' words equal the reference's. The client replays whole runs of
+  speech from a point on the media grid and the emulators read a run on its own, so a
+  reconnection alone changes no word, unless the run is longer than ``cloud.replay_max_s`` before
+  the last final. What can also change them is a different conversation: a reconnect delays
+  finals, so the bot may reply later, over the user's next words; with echo in the scenario, the
+  microphone then holds other echo.
 
 Reconnect time runs from the ``reconnecting`` event to the next ``connected`` one (the replays
 are paced in real time, so media time is wall time).
@@ -98,20 +100,23 @@ def reconnect_ms(events: list[dict[str, Any]]) -> list[float]:
     return out
 
 
+def same_audio(settings: Settings, path: Path) -> Settings:
+    """Without echo in the scenario the canceller is off, so the recogniser hears the user's audio
+    as it was said in every run: AEC3 reshapes speech while the bot talks and the echo path is not
+    known yet, and a reconnect moves the bot's replies (see the module docstring)."""
+    echo = settings.echo.model_copy(update={"enabled": load_scenario(path).echo is not None})
+    return settings.model_copy(update={"echo": echo})
+
+
 async def one_run(
     provider: str, models: Models, settings: Settings, path: Path, faults: Faults
 ) -> ScenarioRun:
-    scenario = load_scenario(path)
     emulator = emulator_for(provider, models, settings, faults)
     hook = getattr(emulator, "process_request", None)
-    # Without echo in the scenario the canceller is off, so the provider hears the user's audio as
-    # it was said in every run: AEC3 reshapes speech while the bot talks and the echo path is not
-    # known yet, and a reconnect moves the bot's replies (see the module docstring).
-    echo = settings.echo.model_copy(update={"enabled": scenario.echo is not None})
     async with serve(emulator.handle, "127.0.0.1", 0, process_request=hook) as server:
         url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        cloud = settings.model_copy(update={"stt": provider, "stt_url": url, "echo": echo})
-        return await Replayer(cloud, realtime=True, models=models).run(scenario)
+        cloud = same_audio(settings, path).model_copy(update={"stt": provider, "stt_url": url})
+        return await Replayer(cloud, realtime=True, models=models).run(load_scenario(path))
 
 
 async def bench_faults(
@@ -124,9 +129,13 @@ async def bench_faults(
     failed = 0
     total = 0
     text_differs = 0
+    unlike_local = []
     for path in paths:
+        local = await Replayer(same_audio(settings, path), models=models).run(load_scenario(path))
         clean = await one_run(provider, models, settings, path, Faults())
         reference, spans = final_words(clean.timeline.events), final_spans(clean)
+        if reference != final_words(local.timeline.events):
+            unlike_local.append(path.stem)
         plans = [Faults(drop_every=drop_every, seed=i) for i in range(runs)] + [Faults(stall_at=stall_at)]
         rows = []
         for faults in plans:
@@ -141,9 +150,14 @@ async def bench_faults(
             rows.append({"faults": "stall" if faults.stall_at else f"drop seed {faults.seed}",
                          "reconnects": len(took), "lost": lost, "doubled": doubled,
                          "text_equal": final_words(events) == reference})  # fmt: skip
-        per[path.stem] = {"reference_words": len(reference), "runs": rows}
+        per[path.stem] = {
+            "reference_words": len(reference),
+            "words_as_local": path.stem not in unlike_local,
+            "runs": rows,
+        }
     return {
         "provider": provider,
+        "scenarios_with_words_unlike_local": unlike_local,
         "runs": total,
         "runs_with_lost_or_doubled_words": failed,
         "runs_with_other_text": text_differs,

@@ -10,11 +10,12 @@ the streaming recogniser with LocalAgreement, the turn controller with the hybri
 emulated provider hears and decides what the local path would. It is synchronous; a server runs
 it in a worker thread.
 
-Replayable: what it makes of an utterance depends on that utterance's audio alone, so a client
-that reconnects and sends the utterance again (from a point on the media grid) gets the same
-words. Two things make it so. Audio is taken in fixed 20 ms steps, however the client chunks it.
-And the recogniser starts afresh after every pause (no buffer or prompt carried over from the
-speech before), which the local path does only after long pauses.
+Replayable: what it makes of a run of speech depends on that run's audio alone, so a client
+that reconnects and sends it again (from a point on the media grid) gets the same words. A run
+is speech whose pauses are all shorter than ``streaming.context_s`` (3 s): the recogniser keeps
+the speech before a shorter pause as context, and starts afresh after a longer one, with no
+prompt carried over (``prompt_across_pauses`` off, as on the local path). A session starts as
+if after a long pause. Audio is taken in fixed 20 ms steps, however the client chunks it.
 """
 
 from __future__ import annotations
@@ -91,12 +92,10 @@ class LocalTurnEngine:
         window_s = self._voice.window_samples / SAMPLE_RATE
         self._segmenter = VadSegmenter(settings.vad, window_s)
         self._vad_confidence = settings.vad.confidence
-        per_utterance = settings.streaming.model_copy(
-            update={"context_s": 0.0, "prompt_across_pauses": False}
-        )
+        since_pause = settings.streaming.model_copy(update={"prompt_across_pauses": False})
         self._asr = StreamingRecognizer(
             models.whisper.decode_window,
-            per_utterance,
+            since_pause,
             models.whisper.final_decoder(settings.streaming.flush_beam_size),
         )
         self._history = AudioHistory(12.0)

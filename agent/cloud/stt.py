@@ -8,19 +8,19 @@ Staying up::
 
     connected ──drop / error / stall──► reconnecting: wait 1 s, 2 s, 4 s ... (cap, ±20 % jitter)
         ▲                                    │ connect OK
-        └──── replay the buffered audio ◄────┘   (from the start of the utterance the last
-                                                  final fell in, or of the first speech since
-                                                  that no final reached, but no more than
-                                                  replay_max_s before the last final's end,
-                                                  so nothing is lost;
-                                                  words mostly before the end of the last final
-                                                  are dropped, so nothing is duplicated;
+        └──── replay the buffered audio ◄────┘   (from the start of the run of speech the
+                                                  last final fell in, or the first speech no
+                                                  final reached, but no more than replay_max_s
+                                                  before the last final's end, so nothing is
+                                                  lost; words mostly before the end of the last
+                                                  final are dropped, so nothing is duplicated;
                                                   silence is not replayed)
     a fatal error (a rejected key) or the retry budget spent ──► down
 
-Replaying whole utterances gives the provider the same audio it heard the first time, from a
-point on the media grid (:func:`agent.media.on_grid`), rather than a cut into a word: a
-recogniser that reads each utterance on its own (our emulators) then reads it the same way.
+Replaying whole runs of speech (:mod:`agent.cloud.replay_point`) gives the provider the same
+audio it heard the first time, context included, from a point on the media grid
+(:func:`agent.media.on_grid`) rather than a cut into a word: a recogniser that reads a run on its
+own (our emulators) then reads it the same way.
 
 A provider whose words become final only at the end of a turn (Flux) would never finalise a turn
 longer than a session lives; for it, what the lost session's last partial and the new session's
@@ -54,6 +54,7 @@ from pydantic import BaseModel, Field
 
 from agent.cloud.provider import CloudClosed, CloudTurn, CloudWords, Provider, ProviderError
 from agent.cloud.recovery import agreed_words, longer
+from agent.cloud.replay_point import ReplayRules, Utterance, replay_from
 from agent.cloud.tape import TapeWriter
 from agent.events import Final, Timeline, Word
 from agent.frames import AsrFlushedFrame, MediaClockFrame, NativeTurnFrame, stamp
@@ -70,12 +71,28 @@ class CloudSttSettings(BaseModel):
     healthy_s: float = Field(10.0, description="a session this long resets the retry budget (s)")
     stall_s: float = Field(5.0, description="no message this long while sending audio is a stall (s)")
     buffer_s: float = Field(30.0, description="audio kept for replay after a reconnect (s)")
-    replay_margin_s: float = Field(0.5, description="replay this much before an utterance's onset (s)")
+    replay_margin_s: float = Field(
+        1.0,
+        description="replay this much before an utterance's onset (s): at least the recogniser's "
+        "pre-roll (streaming.pre_roll_s), so a replayed run is read with the same lead-in",
+    )
+    replay_context_s: float = Field(
+        3.0,
+        description="utterances apart by less than this are replayed together: the provider read "
+        "each with the ones before as context (our emulators keep streaming.context_s) (s)",
+    )
     replay_max_s: float = Field(
         4.0,
         description="replay from no further back than this before the end of the last final (s): "
         "a longer utterance is replayed from inside, so that a link dropping every few seconds "
         "still lets each session catch up",
+    )
+    brief_s: float = Field(
+        2.0,
+        description="a session lost this soon after going live was likely still reading its "
+        "replay: the next replay carries no context (only what no final covers), so that a link "
+        "dropping every few seconds still catches up; and a provider's end of turn this soon "
+        "after going live is taken to be about the replayed audio (s)",
     )
     recover_lead_s: float = Field(
         1.0,
@@ -108,10 +125,11 @@ class CloudSTTProcessor(FrameProcessor):
         self._offset = 0.0  # media time of the current session's first sample
         self._covered = 0.0  # media time up to which finals have been passed on
         self._uncovered: float | None = None  # onset of speech no final has reached yet
-        self._onsets: list[float] = []  # VAD onsets of the speech since _uncovered
+        self._speech: list[Utterance] = []  # the VAD's utterances in the buffer
         self._partial: tuple[Word, ...] = ()  # the current session's latest partial (media time)
         self._dropped: tuple[Word, ...] = ()  # the furthest partial of sessions lost mid-turn
         self._recovered = False  # the last final was made by agreement, not by the provider
+        self._brief = False  # the last session was lost soon after going live
         self._last_word: Word | None = None  # the last final word passed on
         self._speaking = False
         self._task: asyncio.Task[None] | None = None
@@ -137,9 +155,12 @@ class CloudSTTProcessor(FrameProcessor):
             self._speaking = True
             onset = float(frame.metadata.get("edge", self.now))
             if self._uncovered is None:
-                self._uncovered, self._onsets = onset, []
-            self._onsets = [t for t in self._onsets if t > self.now - self._s.buffer_s] + [onset]
+                self._uncovered = onset
+            kept = [u for u in self._speech if u.end is None or u.end > self._buffer.start_time]
+            self._speech = [*kept, Utterance(onset)]
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            if self._speech:
+                self._speech[-1].end = float(frame.metadata.get("edge", self.now))
             self._speaking = False
             if self._provider is not None and self._s.finalize_on_vad_stop:
                 await self._safely(self._provider.finalize())
@@ -216,24 +237,22 @@ class CloudSTTProcessor(FrameProcessor):
             sent = end
 
     def _replay_from(self) -> float:
-        """Where a new session starts, on the media grid: before the onset of the utterance the
-        last final fell in, or of the first speech since that no final reached; or a moment ago
-        when there was none (silence needs no replay; replaying it could keep a flaky link from
-        catching up)."""
-        margin = self._s.replay_margin_s
-        if self._uncovered is None:
-            return on_grid(self.now - margin)
-        begun = [t for t in self._onsets if t <= self._covered]
-        start = max([self._uncovered, *begun]) - margin
-        lead = self._s.recover_lead_s if self._recovered else self._s.replay_max_s
-        return on_grid(max(start, self._covered - lead))
+        """Where a new session starts (see :mod:`agent.cloud.replay_point`)."""
+        rules = ReplayRules(
+            context_s=0.0 if self._brief else self._s.replay_context_s,
+            margin_s=self._s.replay_margin_s,
+            max_back_s=self._s.recover_lead_s if self._recovered else self._s.replay_max_s,
+        )
+        return replay_from(self._speech, self._uncovered, self._covered, self.now, rules)
 
     async def _lost(self, reason: str) -> None:
         provider, self._provider = self._provider, None
         if provider is None:
             return
-        if time.monotonic() - self._connected_at >= self._s.healthy_s:
+        lived = time.monotonic() - self._connected_at
+        if lived >= self._s.healthy_s:
             self._failures = 0
+        self._brief = lived < self._s.brief_s
         if provider.finals_at_turn_end:
             self._dropped, self._partial = longer(self._dropped, self._partial), ()
         self._timeline.add("stt_connection", self.now, state="reconnecting", reason=reason)
@@ -278,7 +297,8 @@ class CloudSTTProcessor(FrameProcessor):
                 await self.push_frame(stamp(out, t))
                 if event.kind == "end":
                     await self.push_frame(stamp(AsrFlushedFrame(audio_end=t), t))
-                    if not self._speaking:
+                    replayed = time.monotonic() - self._connected_at < self._s.brief_s
+                    if not self._speaking and not replayed:
                         self._uncovered = None  # the provider made all speech so far final
             elif isinstance(event, CloudClosed):
                 if event.fatal:
