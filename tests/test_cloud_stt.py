@@ -1,10 +1,12 @@
-"""The pipeline on a cloud recogniser: AssemblyAI's official client against the emulator on loopback,
-paced in real time as a live call would be, fault-free and with the connection dropped."""
+"""The pipeline on a cloud recogniser: the providers' official clients against their emulators on
+loopback (mostly AssemblyAI's), paced in real time as a live call would be, fault-free and with the
+connection dropped."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
 from websockets.asyncio.server import serve
 
 from agent.cloud.emulator.assemblyai import AssemblyAIEmulator
@@ -119,3 +121,18 @@ def test_a_turn_longer_than_a_flux_session_is_recovered_by_agreement(replayer) -
     assert any(e.get("recovered") for e in events if e["type"] == "final")
     assert words(events) == words(clean.timeline.events)
     assert len([e for e in events if e["type"] == "turn_end"]) == 1
+
+
+@pytest.mark.parametrize("provider", ["deepgram-nova", "deepgram-flux", "assemblyai"])
+def test_each_adapter_gives_the_local_paths_words_on_a_dictation(replayer, provider) -> None:
+    """A bundled scenario whose pauses are short: each run of speech is read with its context,
+    on the local path and through each provider's official client against its emulator."""
+    from agent.bench.cloud import final_words, one_run, same_audio
+
+    path = ROOT / "scenarios" / "04_phone_number.yaml"
+    local = asyncio.run(
+        Replayer(same_audio(replayer.settings, path), models=replayer.models).run(load_scenario(path))
+    )
+    cloud = asyncio.run(one_run(provider, replayer.models, replayer.settings, path, Faults()))
+    assert final_words(cloud.timeline.events) == final_words(local.timeline.events)
+    assert len([e for e in cloud.timeline.events if e["type"] == "turn_end"]) == 2

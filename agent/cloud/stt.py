@@ -62,6 +62,11 @@ from agent.latency import Stage
 from agent.media import SAMPLE_RATE, AudioHistory, from_pcm16, on_grid, to_pcm16
 
 
+_COVER_SLACK_S = 0.3
+"""A final ending this close before the VAD's end of speech covers that speech (the VAD's edge is
+a voiced window's end; a word's end is often a little earlier)."""
+
+
 class CloudSttSettings(BaseModel):
     """Connection and reconciliation knobs (seconds)."""
 
@@ -330,6 +335,9 @@ class CloudSTTProcessor(FrameProcessor):
         if not words:
             return
         self._covered, self._recovered, self._last_word = words[-1].end, recovered, words[-1]
+        last = self._speech[-1] if self._speech else None
+        if last is not None and last.end is not None and self._covered >= last.end - _COVER_SLACK_S:
+            self._uncovered = None  # the finals reach the end of the last speech
         final = Final(tuple(words), audio_end=words[-1].end)
         extra = {"recovered": True} if recovered else {}
         if recovered and self._tape is not None:
