@@ -61,7 +61,6 @@ from agent.frames import AsrFlushedFrame, MediaClockFrame, NativeTurnFrame, stam
 from agent.latency import Stage
 from agent.media import SAMPLE_RATE, AudioHistory, from_pcm16, on_grid, to_pcm16
 
-
 _COVER_SLACK_S = 0.3
 """A final ending this close before the VAD's end of speech covers that speech (the VAD's edge is
 a voiced window's end; a word's end is often a little earlier)."""
