@@ -136,3 +136,64 @@ def test_each_adapter_gives_the_local_paths_words_on_a_dictation(replayer, provi
     cloud = asyncio.run(one_run(provider, replayer.models, replayer.settings, path, Faults()))
     assert final_words(cloud.timeline.events) == final_words(local.timeline.events)
     assert len([e for e in cloud.timeline.events if e["type"] == "turn_end"]) == 2
+
+
+class _Session:
+    """A provider session whose link is broken (every send fails) or sound."""
+
+    name = "test"
+    clock = "session"
+    finals_at_turn_end = False
+
+    def __init__(self, broken: bool) -> None:
+        self.broken = broken
+        self.sent = 0
+        self.events: asyncio.Queue = asyncio.Queue()
+
+    def advance(self, t: float) -> None:
+        return None
+
+    async def connect(self) -> None:
+        return None
+
+    async def send(self, pcm: bytes) -> None:
+        if self.broken:
+            raise ConnectionError("link down")
+        self.sent += 1
+
+    async def finalize(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_link_lost_while_the_backlog_is_replayed_is_tried_again(replayer) -> None:
+    from pipecat.frames.frames import InputAudioRawFrame
+
+    from agent.cloud.stt import CloudSTTProcessor
+    from agent.events import Timeline
+    from tests.drive import Script, drive
+
+    sessions = [_Session(broken=True), _Session(broken=False)]
+    made: list[_Session] = []
+
+    def connect() -> _Session:
+        made.append(sessions[len(made)])
+        return made[-1]
+
+    class Mic(Script):
+        """Passes the microphone audio on, then the tick's clock."""
+
+        async def process_frame(self, frame, direction) -> None:
+            if isinstance(frame, InputAudioRawFrame):
+                await self.push_frame(frame, direction)
+            await super().process_frame(frame, direction)
+
+    timeline = Timeline()
+    fast = replayer.settings.cloud.model_copy(update={"backoff_first_s": 0.001})
+    stt = CloudSTTProcessor(connect, fast, timeline, enable_direct_mode=True)
+    drive(Mic([]), [stt], seconds=2.0)
+    states = [(e["state"], e.get("reason", "")) for e in timeline.events if e["type"] == "stt_connection"]
+    assert states[0] == ("reconnecting", "lost while replaying: ConnectionError")
+    assert states[-1][0] == "connected" and len(made) == 2 and sessions[1].sent > 0
