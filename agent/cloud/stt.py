@@ -127,7 +127,6 @@ class CloudSTTProcessor(FrameProcessor):
         self._buffer = AudioHistory(settings.buffer_s)
         self._provider: Provider | None = None
         self._offset = 0.0  # media time of the current session's first sample
-        self._covered = 0.0  # media time up to which finals have been passed on
         self._uncovered: float | None = None  # onset of speech no final has reached yet
         self._speech: list[Utterance] = []  # the VAD's utterances in the buffer
         self._partial: tuple[Word, ...] = ()  # the current session's latest partial (media time)
@@ -150,6 +149,11 @@ class CloudSTTProcessor(FrameProcessor):
     @property
     def now(self) -> float:
         return self._buffer.end_time
+
+    @property
+    def _covered(self) -> float:
+        """Media time up to which finals have been passed on."""
+        return self._last_word.end if self._last_word is not None else 0.0
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -333,7 +337,7 @@ class CloudSTTProcessor(FrameProcessor):
         (see :mod:`agent.cloud.recovery`), not by the provider."""
         if not words:
             return
-        self._covered, self._recovered, self._last_word = words[-1].end, recovered, words[-1]
+        self._recovered, self._last_word = recovered, words[-1]
         last = self._speech[-1] if self._speech else None
         if last is not None and last.end is not None and self._covered >= last.end - _COVER_SLACK_S:
             self._uncovered = None  # the finals reach the end of the last speech
