@@ -10,8 +10,10 @@ Staying up::
         ▲                                    │ connect OK
         └──── replay the buffered audio ◄────┘   (from the start of the run of speech the
                                                   last final fell in, or the first speech no
-                                                  final reached, but no more than replay_max_s
-                                                  before the last final's end, so nothing is
+                                                  final reached, but no more than replay_max_s,
+                                                  or replay_brief_max_s after a session lost
+                                                  soon after going live, before the last
+                                                  final's end, so nothing is
                                                   lost; words mostly before the end of the last
                                                   final are dropped, so nothing is duplicated;
                                                   silence is not replayed)
@@ -86,10 +88,15 @@ class CloudSttSettings(BaseModel):
         "each with the ones before as context (our emulators keep streaming.context_s) (s)",
     )
     replay_max_s: float = Field(
-        4.0,
+        10.0,
         description="replay from no further back than this before the end of the last final (s): "
-        "a longer utterance is replayed from inside, so that a link dropping every few seconds "
-        "still lets each session catch up",
+        "a run of speech up to this long is re-read whole, as the provider first read it",
+    )
+    replay_brief_max_s: float = Field(
+        4.0,
+        description="the same bound after a session lost soon after going live (brief_s): a long "
+        "run is then replayed from inside, so that a link dropping every few seconds still lets "
+        "each session catch up (s)",
     )
     brief_s: float = Field(
         2.0,
@@ -212,6 +219,7 @@ class CloudSTTProcessor(FrameProcessor):
                 await self._replay(provider)
             except Exception as e:  # the link broke again during the replay: one more attempt
                 self._failures += 1
+                self._brief = True
                 self._closing.add(asyncio.create_task(self._close_quietly(provider)))
                 reason = f"lost while replaying: {type(e).__name__}"
                 if self._failures > self._s.retries:
@@ -249,9 +257,14 @@ class CloudSTTProcessor(FrameProcessor):
         rules = ReplayRules(
             context_s=0.0 if self._brief else self._s.replay_context_s,
             margin_s=self._s.replay_margin_s,
-            max_back_s=self._s.recover_lead_s if self._recovered else self._s.replay_max_s,
+            max_back_s=self._max_back(),
         )
         return replay_from(self._speech, self._uncovered, self._covered, self.now, rules)
+
+    def _max_back(self) -> float:
+        if self._recovered:
+            return self._s.recover_lead_s
+        return self._s.replay_brief_max_s if self._brief else self._s.replay_max_s
 
     async def _lost(self, reason: str) -> None:
         provider, self._provider = self._provider, None
