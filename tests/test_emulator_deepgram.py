@@ -70,6 +70,11 @@ def test_results_from_the_sdk_have_finals_an_endpoint_and_metadata(voice, replay
     assert any(m.speech_final for m in finals) and any(not m.is_final for m in results)
     text = " ".join(m.channel.alternatives[0].transcript for m in finals).lower()
     assert "pharmacy" in text and "tomorrow" in text
+    # In the silence after the turn the server still speaks up once per second of audio, with
+    # results that hold no words: a client tells a live session from a stalled one by them.
+    quiet = [m for m in results if not m.channel.alternatives[0].words]
+    assert len([m for m in quiet if m.start >= len(audio) / SAMPLE_RATE - 3.0]) >= 2
+    assert all(0.9 <= m.duration <= 1.2 for m in quiet if not (m.from_finalize or m.speech_final))
 
 
 def test_a_wrong_key_is_refused_at_the_handshake(replayer) -> None:

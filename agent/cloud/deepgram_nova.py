@@ -12,6 +12,8 @@ Quirks handled here:
 - ``Finalize`` (sent at our VAD stop) makes the server flush what it heard as finals
   (``from_finalize: true``).
 - The server closes a session after about 10 s without audio: ``KeepAlive`` every 5 s.
+- In silence the server still sends ``Results`` with no words, about one per second of audio:
+  they tell a live session from a stalled one.
 - The key goes in ``Authorization: Token …`` (the SDK does it). A bad key is an HTTP 401 at the
   handshake, which is fatal (no retry).
 - ``punctuated_word`` is used when present (``punctuate=true``). Word times are seconds of the
@@ -27,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agent.cloud.deepgram_socket import DeepgramSession
-from agent.cloud.provider import CloudClosed, CloudTurn, CloudWords
+from agent.cloud.provider import CloudAlive, CloudClosed, CloudTurn, CloudWords
 from agent.events import Word
 
 
@@ -92,9 +94,11 @@ class DeepgramNovaProvider(DeepgramSession):
             )
             if words:
                 self._ended = False  # words again: a new stretch of speech
-            if message.is_final:
+            if not words:
+                await self.events.put(CloudAlive())  # silence: results with no words, ~1 s apart
+            elif message.is_final:
                 await self.events.put(CloudWords(words, ()))
-            elif words:
+            else:
                 await self.events.put(CloudWords((), words))
             if message.speech_final:
                 await self._end()

@@ -13,6 +13,8 @@ Protocol (``wss://api.deepgram.com/v1/listen``, served here as ``ws://HOST:PORT/
                                                                                        span several)
                                              ◄── Results {is_final: true, speech_final: true}
                                              ◄── UtteranceEnd {last_word_end}        (utterance_end_ms)
+                                             ◄── Results with no words, after each
+                                                 second of audio with nothing else to say
     {"type": "Finalize"}                     ──► Results {from_finalize: true, is_final: true}
     {"type": "KeepAlive"}                    ──► (nothing)
     {"type": "CloseStream"}                  ──► last Results, Metadata, close 1000
@@ -58,6 +60,10 @@ _MODELS: dict[str, Any] = {
 }
 
 
+QUIET_RESULTS_S = 1.0
+"""With nothing else to say, Deepgram still sends a ``Results`` with no words about once per second
+of audio (seen in logs quoted in pipecat PR #1261: empty interim results 1.0 s long)."""
+
 checked = sdk_checker(_MODELS)
 """The message as JSON, after the SDK's own model accepted it (ValueError otherwise)."""
 
@@ -82,12 +88,18 @@ class DeepgramNovaSession(EmulatedAudio):
         self.request_id = str(uuid.uuid4())
         self._sent = 0  # finals of the current turn already sent
         self._last_end = 0.0
+        self._said_at = 0.0  # session audio (s) at the last message
 
     def greet(self) -> list[dict[str, Any]]:
         return []  # Deepgram says nothing until it has something
 
     def audio(self, pcm: bytes) -> list[dict[str, Any]]:
-        return [m for event in self.feed(pcm) for m in self.messages(event)]
+        out = [m for event in self.feed(pcm) for m in self.messages(event)]
+        if not out and self.audio_s - self._said_at >= QUIET_RESULTS_S:
+            out = [self._results([], is_final=not self.interim, since=self._said_at)]
+        if out:
+            self._said_at = self.audio_s
+        return out
 
     def messages(self, event: Event, from_finalize: bool = False) -> list[dict[str, Any]]:
         if isinstance(event, SpeechStarted):
@@ -114,9 +126,15 @@ class DeepgramNovaSession(EmulatedAudio):
         return out
 
     def _results(
-        self, words: list[Word], is_final: bool, speech_final: bool = False, from_finalize: bool = False
+        self,
+        words: list[Word],
+        is_final: bool,
+        speech_final: bool = False,
+        from_finalize: bool = False,
+        since: float | None = None,
     ) -> dict[str, Any]:
-        start = words[0].start if words else self.audio_s
+        """A ``Results`` message; with no words it covers ``since`` to now."""
+        start = words[0].start if words else (self.audio_s if since is None else since)
         end = words[-1].end if words else self.audio_s
         items = [
             {
@@ -156,6 +174,7 @@ class DeepgramNovaSession(EmulatedAudio):
         kind = message["type"]
         if kind in ("Finalize", "CloseStream"):
             out = [m for e in self.engine.force_end() for m in self.messages(e, from_finalize=True)]
+            self._said_at = self.audio_s
             if kind == "CloseStream":
                 return [*out, self._metadata()], False
             return out, True
