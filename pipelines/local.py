@@ -53,7 +53,8 @@ class Models:
     @classmethod
     def load(cls, settings: Settings) -> Models:
         """Load every model and run each once, so the first turn does not pay for warm-up."""
-        models = cls(WhisperRecognizer(settings.whisper), SmartTurnModel(), PiperSynth())
+        smart_turn = SmartTurnModel(float_softmax=settings.smart_turn.float_softmax)
+        models = cls(WhisperRecognizer(settings.whisper), smart_turn, PiperSynth())
         speech = models.voice.synthesize("Hello there.").audio
         models.whisper.warm_up(speech)
         models.smart_turn.probability(speech)
