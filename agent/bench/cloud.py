@@ -9,8 +9,9 @@ MIN..MAX s of session audio (a different seed each), and one with a stall. Per r
 - ``doubled``: finals overlapping (by more than half) an earlier final of the same run;
 - ``text_equal``: the finals' words equal the reference's. The client replays whole runs of
   speech from a point on the media grid and the emulators read a run on its own, so a
-  reconnection alone changes no word, unless the run is longer than ``cloud.replay_max_s`` before
-  the last final. What can also change them is a different conversation: a reconnect delays
+  reconnection alone changes no word, unless the run reaches further back than
+  ``cloud.replay_max_s`` before the last final (or ``cloud.replay_brief_max_s`` after a brief
+  session). What can also change them is a different conversation: a reconnect delays
   finals, so the bot may reply later, over the user's next words; with echo in the scenario, the
   microphone then holds other echo.
 
