@@ -53,8 +53,7 @@ class Models:
     @classmethod
     def load(cls, settings: Settings) -> Models:
         """Load every model and run each once, so the first turn does not pay for warm-up."""
-        smart_turn = SmartTurnModel(float_softmax=settings.smart_turn.float_softmax)
-        models = cls(WhisperRecognizer(settings.whisper), smart_turn, PiperSynth())
+        models = cls(WhisperRecognizer(settings.whisper), SmartTurnModel(), PiperSynth())
         speech = models.voice.synthesize("Hello there.").audio
         models.whisper.warm_up(speech)
         models.smart_turn.probability(speech)

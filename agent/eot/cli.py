@@ -12,7 +12,6 @@ import soundfile as sf
 
 from agent.eot.evaluate import DETECTORS, Evidence, gather, summarize, sweep
 from agent.eot.manifest import Item, ManifestError, from_rttm, from_utterances, load_manifest
-from agent.options import add_set_option
 
 
 def add_parser(sub: Any) -> None:
@@ -34,7 +33,6 @@ def add_parser(sub: Any) -> None:
         type=Path,
         help="sweep again from the pauses a previous --json holds (no model is run)",
     )
-    add_set_option(e)
 
 
 def _items(args: argparse.Namespace) -> list[Item]:
@@ -58,11 +56,10 @@ def _items(args: argparse.Namespace) -> list[Item]:
 
 def eot_eval(args: argparse.Namespace) -> int:
     from agent.asr.whisper_model import WhisperRecognizer
-    from agent.settings import Settings, with_overrides
+    from agent.settings import Settings
     from agent.turn.smart_turn import SmartTurnModel
 
     try:
-        settings = with_overrides(Settings(), args.set)
         if args.evidence:
             evidence, score_ms = load_evidence(args.evidence)
             items = [e.item for e in evidence]
@@ -72,7 +69,8 @@ def eot_eval(args: argparse.Namespace) -> int:
         print(f"agent: {e}", file=sys.stderr)
         return 2
     if not args.evidence:
-        model = SmartTurnModel(float_softmax=settings.smart_turn.float_softmax)
+        settings = Settings()
+        model = SmartTurnModel()
         whisper = WhisperRecognizer(settings.whisper)
 
         def transcribe(audio: Any) -> str:

@@ -102,11 +102,6 @@ class SmartTurnSettings(BaseModel):
     recheck_s: float = Field(0.6, description="check again when the pause has grown this much (s)")
     max_checks: int = Field(1, description="checks per pause at most (1: once, as Pipecat does)")
     pre_speech_s: float = Field(0.5, description="audio kept before the turn's first onset (s)")
-    float_softmax: bool = Field(
-        False,
-        description="keep the model's attention weights in float (faster here; scores closer to "
-        "the unquantised model's, no longer Pipecat's): see agent.turn.onnx_graph",
-    )
 
 
 class SmartTurnDetector:

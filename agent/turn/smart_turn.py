@@ -10,7 +10,6 @@ from __future__ import annotations
 from importlib import resources
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 # The feature extractor Pipecat vendors for this model (numpy-only Whisper log-mel). It lives in a
@@ -18,7 +17,6 @@ import onnxruntime as ort
 from pipecat.audio.turn.smart_turn._whisper_features import compute_whisper_log_mel_features
 
 from agent.media import SAMPLE_RATE
-from agent.turn.onnx_graph import float_softmax as _float_softmax
 
 WINDOW_S = 8.0
 """The model looks at the last 8 seconds of the turn."""
@@ -31,23 +29,15 @@ def bundled_model_path() -> str:
 
 
 class SmartTurnModel:
-    """The ONNX session; one thread, as in Pipecat (two were slower here).
+    """The ONNX session; one thread, as in Pipecat (two were slower here)."""
 
-    ``float_softmax`` keeps the attention weights in float (:mod:`agent.turn.onnx_graph`): faster
-    here, and its scores are closer to the unquantised model's; off, the scores are those of
-    Pipecat's own smart-turn.
-    """
-
-    def __init__(self, model_path: str | None = None, threads: int = 1, float_softmax: bool = False) -> None:
+    def __init__(self, model_path: str | None = None, threads: int = 1) -> None:
         so = ort.SessionOptions()
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.inter_op_num_threads = 1
         so.intra_op_num_threads = threads
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        model = onnx.load(model_path or bundled_model_path())
-        if float_softmax:
-            _float_softmax(model)
-        self._session = ort.InferenceSession(model.SerializeToString(), sess_options=so)
+        self._session = ort.InferenceSession(model_path or bundled_model_path(), sess_options=so)
 
     def probability(self, audio: np.ndarray) -> float:
         """P(complete) for 16 kHz float audio ending at the moment of the check."""
