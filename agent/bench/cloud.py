@@ -147,15 +147,24 @@ async def bench_faults(
             times += took
             total += 1
             failed += bool(lost or doubled)
-            text_differs += final_words(events) != reference
-            rows.append({"faults": "stall" if faults.stall_at else f"drop seed {faults.seed}",
-                         "reconnects": len(took), "lost": lost, "doubled": doubled,
-                         "text_equal": final_words(events) == reference})  # fmt: skip
+            words = final_words(events)
+            text_differs += words != reference
+            row = {
+                "faults": "stall" if faults.stall_at else f"drop seed {faults.seed}",
+                "reconnects": len(took),
+                "lost": lost,
+                "doubled": doubled,
+                "text_equal": words == reference,
+            }
+            rows.append(row if words == reference else {**row, "text": " ".join(words)})
         per[path.stem] = {
+            "reference": " ".join(reference),
             "reference_words": len(reference),
             "words_as_local": path.stem not in unlike_local,
             "runs": rows,
         }
+        if path.stem in unlike_local:
+            per[path.stem]["local"] = " ".join(final_words(local.timeline.events))
     return {
         "provider": provider,
         "scenarios_with_words_unlike_local": unlike_local,
