@@ -10,8 +10,8 @@ MIN..MAX s of session audio (a different seed each), and one with a stall. Per r
 - ``text_equal``: the finals' words equal the reference's. The client replays whole runs of
   speech from a point on the media grid and the emulators read a run on its own, so a
   reconnection alone changes no word, unless the run reaches further back than
-  ``cloud.replay_max_s`` before the last final (or ``cloud.replay_brief_max_s`` after a brief
-  session). What can also change them is a different conversation: a reconnect delays
+  ``cloud.replay_max_s`` before the last final, or the session before was brief (``cloud.brief_s``)
+  and the replay carries no context. What can also change them is a different conversation: a reconnect delays
   finals, so the bot may reply later, over the user's next words; with echo in the scenario, the
   microphone then holds other echo.
 
