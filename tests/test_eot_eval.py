@@ -69,6 +69,15 @@ def test_sweep_counts_cutoffs_and_latency_and_picks_the_headline_settings() -> N
     assert [r["false_cutoff_rate"] for r in s["frontier"]] == [1.0, 0.5, 0.0]
 
 
+def test_holds_outside_the_scored_span_do_not_count() -> None:
+    items = [evidence("hold", 0.1), evidence("hold", 1.1), evidence("hold", 6.0), evidence("eot", 5.0)]
+    by_threshold = {r["settings"]["threshold_s"]: r for r in sweep(items, silence_configs())}
+    assert by_threshold[1.0]["false_cutoff_rate"] == 1.0  # only the 1.1 s hold is scored
+    assert by_threshold[1.2]["false_cutoff_rate"] == 0.0  # the 6 s one would be cut by anything
+    wide = {r["settings"]["threshold_s"]: r for r in sweep(items, silence_configs(), hold_span=(0.0, 9.0))}
+    assert wide[1.2]["false_cutoff_rate"] == round(1 / 3, 4)
+
+
 def test_eot_eval_end_to_end_on_a_cut_sentence(voice, tmp_path: Path) -> None:
     from agent.cli import main
     from agent.replay.assemble import text_clip
@@ -97,7 +106,7 @@ def test_eot_eval_end_to_end_on_a_cut_sentence(voice, tmp_path: Path) -> None:
     out = tmp_path / "eot.json"
     assert main(["eot-eval", str(tmp_path / "m.jsonl"), "--json", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert result["items"] == {"hold": 1, "eot": 1}
+    assert result["items"] == {"hold": 1, "hold_not_scored": 0, "eot": 1}
     assert set(result["detectors"]) == {"silence", "smart-turn", "hybrid"}
     for figures in result["detectors"].values():
         for key in (

@@ -10,7 +10,7 @@ from typing import Any
 
 import soundfile as sf
 
-from agent.eot.evaluate import DETECTORS, Evidence, gather, summarize, sweep
+from agent.eot.evaluate import DETECTORS, HOLD_SPAN_S, Evidence, gather, scored_holds, summarize, sweep
 from agent.eot.manifest import Item, ManifestError, from_rttm, from_utterances, load_manifest
 
 
@@ -79,7 +79,12 @@ def eot_eval(args: argparse.Namespace) -> int:
         evidence, score_ms = gather(items, model.probability, transcribe)
     names = args.detector or list(DETECTORS)
     result: dict[str, Any] = {
-        "items": {"hold": sum(i.label == "hold" for i in items), "eot": sum(i.label == "eot" for i in items)},
+        "items": {
+            "hold": len(scored_holds(evidence)),
+            "hold_not_scored": sum(i.label == "hold" for i in items) - len(scored_holds(evidence)),
+            "eot": sum(i.label == "eot" for i in items),
+        },
+        "hold_span_s": list(HOLD_SPAN_S),
         "smart_turn_ms_per_check": round(score_ms, 1),
         "detectors": {name: summarize(sweep(evidence, DETECTORS[name]())) for name in names},
         "pauses": [

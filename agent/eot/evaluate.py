@@ -9,6 +9,7 @@ after the pause starts::
                ^pause_start
     speech ====|.................         eot: latency = fire time - pause_start (3 s if never)
 
+Holds shorter than 0.2 s or longer than 5 s are not scored (``HOLD_SPAN_S``, as eot-bench).
 Per detector: the sweep table, ``cutoff_at_300ms`` / ``cutoff_at_600ms`` (lowest false-cutoff
 rate among settings whose mean latency is within the budget) and ``latency_at_5pct_cutoff_ms`` /
 ``latency_at_10pct_cutoff_ms`` (lowest mean latency among settings whose false-cutoff rate is
@@ -38,6 +39,10 @@ VAD_STOP_S = 0.2
 TIMEOUT_S = 3.0
 OFFSETS = [round(STEP_S * k, 1) for k in range(1, int(TIMEOUT_S / STEP_S) + 1)]
 MAX_TURN_AUDIO_S = 8.0  # smart-turn looks at the last 8 s
+HOLD_SPAN_S = (0.2, 5.0)
+"""Holds scored, by length (s), as LiveKit's eot-bench does by default (``--min-hold-span-duration``
+0.2, ``--max-hold-span-duration`` 5.0): a shorter one ends before any detector may act (the VAD
+stop), and after a longer one the same speaker is starting something new."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,7 @@ def silence_configs() -> list[Config]:
 def smart_turn_configs() -> list[Config]:
     out: list[Config] = []
     for th, recheck, fallback, delay in itertools.product(
-        (0.3, 0.5, 0.7, 0.8, 0.9, 0.95), (None, 0.4), (1.5, 2.5, 3.0), (0.2, 0.3, 0.4)
+        (0.05, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95), (None, 0.4), (0.5, 1.0, 1.5, 2.5, 3.0), (0.2, 0.3, 0.4)
     ):
         fire = partial(_smart_turn_fire, threshold=th, checks=_checks(delay, recheck), fallback=fallback)
         out.append(({"threshold": th, "recheck_s": recheck, "fallback_s": fallback, "delay_s": delay}, fire))
@@ -150,11 +155,11 @@ def hybrid_configs() -> list[Config]:
     }
     seen: set[tuple[float, ...]] = set()
     for th, closed, open_th, open_min, max_s, recheck, delay, lead in itertools.product(
-        (0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.985),
+        (0.05, 0.1, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.985),
         (0.2, 0.4, 0.6, None),  # None: as the threshold
         (None, 0.9, 0.99, 1.01),  # 1.01: an unfinished sentence waits for max_silence_s
         (0.1, 0.8, 1.2, 1.6, 2.0),
-        (1.5, 2.0, 2.5, 3.0),
+        (0.5, 1.0, 1.5, 2.0, 2.5, 3.0),
         (0.4, 10.0),  # 10 s: one check per pause, as Pipecat does
         (0.2, 0.3, 0.4),
         (0.0, 0.1),  # 0: the model reads the audio at the check, as smart-turn alone does
@@ -186,8 +191,15 @@ DETECTORS: dict[str, Callable[[], list[Config]]] = {
 }
 
 
-def sweep(evidence: list[Evidence], configs: list[Config]) -> list[dict[str, Any]]:
-    holds = [e for e in evidence if e.item.label == "hold"]
+def scored_holds(evidence: list[Evidence], span: tuple[float, float] = HOLD_SPAN_S) -> list[Evidence]:
+    """The holds a sweep counts: those whose pause length lies within ``span`` (s)."""
+    return [e for e in evidence if e.item.label == "hold" and span[0] - 1e-9 <= e.length <= span[1] + 1e-9]
+
+
+def sweep(
+    evidence: list[Evidence], configs: list[Config], hold_span: tuple[float, float] = HOLD_SPAN_S
+) -> list[dict[str, Any]]:
+    holds = scored_holds(evidence, hold_span)
     eots = [e for e in evidence if e.item.label == "eot"]
     rows = []
     for settings, fire in configs:
