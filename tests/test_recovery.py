@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.cloud.recovery import agreed_words, longer
+from agent.cloud.recovery import agreed_words, fresh_words, longer
 from agent.events import Word
 
 
@@ -21,6 +21,18 @@ def test_the_common_prefix_after_the_finals_is_agreed() -> None:
     dropped = reading("my line drops every evening at ar")
     current = reading("my line drops every evening around eight and comes back")
     assert texts(agreed_words(dropped, current, after=0.6)) == ["drops", "every", "evening"]
+
+
+def test_a_replayed_reading_passes_on_only_what_is_not_final_yet() -> None:
+    last = Word("Great.", 17.22, 17.98)
+    replayed = (Word("great", 17.70, 18.30), Word("see", 18.44, 18.50), Word("you", 18.5, 18.68))
+    assert texts(fresh_words(replayed, after=17.98, last=last)) == ["see", "you"]
+    # the same text said again after the last final ended is a new word
+    again = (Word("great", 18.10, 18.50), Word("see", 18.6, 18.7))
+    assert texts(fresh_words(again, after=17.98, last=last)) == ["great", "see"]
+    # a word mostly before the last final's end was passed on already, whatever its text
+    early = (Word("grape", 17.30, 17.90), Word("see", 18.44, 18.50))
+    assert texts(fresh_words(early, after=17.98, last=last)) == ["see"]
 
 
 def test_punctuation_and_case_do_not_matter_but_times_do() -> None:

@@ -37,7 +37,7 @@ def agreed_words(
     """Words of ``current`` that ``dropped`` read the same, in order from the first word after
     ``after`` (media time up to which finals exist), stopping at the first disagreement.
     ``last``, the last final word, is not taken again when a reading re-times it to end later."""
-    old, new = _after(dropped, after, last), _after(current, after, last)
+    old, new = fresh_words(dropped, after, last), fresh_words(current, after, last)
     if not old or not new or abs(old[-1].end - new[-1].end) < MIN_GAP_S:
         return []
     shorter = min(len(old), len(new)) - 1  # the shorter reading's last word is not taken
@@ -49,7 +49,15 @@ def agreed_words(
     return agreed
 
 
-def _after(words: Sequence[Word], after: float, last: Word | None) -> list[Word]:
+def fresh_words(words: Sequence[Word], after: float, last: Word | None) -> list[Word]:
+    """The words of a reading that are not final yet: those mostly after ``after`` (the end of
+    the last final), less a first word that is ``last`` (the last final word) read again after a
+    replay, re-timed to end later but starting before it ended::
+
+        last final   ...  great|                  (ends at 17.98)
+        replayed     ...  gre|at  see you then    "great" 17.70-18.30: mostly after 17.98,
+                                                  but the same word: not passed on twice
+    """
     fresh = [w for w in words if (w.start + w.end) / 2 > after]
     if fresh and last is not None and norm(fresh[0].text) == norm(last.text) and fresh[0].start < last.end:
         fresh = fresh[1:]  # the last final word, read again a little later

@@ -53,7 +53,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pydantic import BaseModel, Field
 
 from agent.cloud.provider import CloudClosed, CloudTurn, CloudWords, Provider, ProviderError
-from agent.cloud.recovery import agreed_words, longer
+from agent.cloud.recovery import agreed_words, fresh_words, longer
 from agent.cloud.replay_point import ReplayRules, Utterance, replay_from
 from agent.cloud.tape import TapeWriter
 from agent.events import Final, Timeline, Word
@@ -327,7 +327,7 @@ class CloudSTTProcessor(FrameProcessor):
 
     async def _words(self, event: CloudWords, t: float) -> None:
         # Replayed audio: a word mostly before the end of the last final was passed on already.
-        await self._final([w for w in event.final if (w.start + w.end) / 2 > self._covered + 1e-3], t)
+        await self._final(fresh_words(event.final, self._covered + 1e-3, self._last_word), t)
         if event.final:
             self._dropped = ()  # the provider finalised the turn itself
         self._partial = event.partial
