@@ -173,6 +173,11 @@ def test_a_phrase_said_twice_in_a_row_is_a_loop_and_loses_its_copy() -> None:
     assert kept("5 5 5 5 0 1 2 3") == "5 5 5 5 0 1 2 3"
     assert kept("No, no, stop.") == "No, no, stop."
     assert kept("I said that I said") == "I said that I said"
+    # ... unless the copy of a single word takes no time: a loop squeezed to nothing.
+    squeezed = [Word("Great.", 17.86, 18.62), Word("Great.", 18.94, 18.94), Word("See", 19.08, 19.14)]
+    assert [w.text for w in drop_repeats(squeezed)] == ["Great.", "See"]
+    digits = [Word("5", 1.0, 1.2), Word("5", 1.3, 1.3)]
+    assert [w.text for w in drop_repeats(digits)] == ["5", "5"]
 
 
 def test_a_seam_found_by_text_keeps_a_word_whose_time_moved_back() -> None:

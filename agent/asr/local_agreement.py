@@ -185,10 +185,19 @@ def drop_repeats(words: Sequence[Word], shortest: int = 2) -> list[Word]:
     that is right." for one "Yes, that is right", often with the copy's times squeezed to
     nothing. A back-to-back repeat of ``shortest`` or more words is taken for such a loop; people
     rarely say a phrase twice in a row, and the meaning survives either way. Repeated numbers are
-    kept ("5 5 5 5" is a phone number), and so are single repeated words ("no, no").
+    kept ("5 5 5 5" is a phone number), and so are single repeated words ("no, no"), unless the
+    copy takes no time at all ("Great. Great." with the second at 18.94-18.94 s): a word said
+    takes time, and a squeezed copy that is real is read again with its times by a later reading.
     """
     out: list[Word] = []
     for w in words:
+        if (
+            out
+            and norm(w.text) == norm(out[-1].text)
+            and not norm(w.text).isdigit()
+            and w.end - w.start < 0.02
+        ):
+            continue  # a single word looped, its copy squeezed to nothing
         out.append(w)
         said = [norm(x.text) for x in out]
         for k in range(len(said) // 2, shortest - 1, -1):
