@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--drop-every", default="5-10", metavar="MIN-MAX", help="seconds of audio between drops")
     f.add_argument("--stall-at", type=float, default=3.0, metavar="S", help="the stall run stalls here (s)")
     f.add_argument("--json", type=Path, help="write the figures here")
+    f.add_argument(
+        "--timelines",
+        type=Path,
+        metavar="DIR",
+        help="keep the timelines of fault-free runs and of runs that differ",
+    )
     from agent.cloud.emulator.cli import add_parser as add_emulate
     from agent.compare import add_parser as add_compare
     from agent.eot.cli import add_parser

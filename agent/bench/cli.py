@@ -77,7 +77,9 @@ def bench_stt_faults(args: argparse.Namespace) -> int:
 
     try:
         drop = parse_range(args.drop_every)
-        result = asyncio.run(bench_faults(args.provider, args.scenarios, args.runs, drop, args.stall_at))
+        result = asyncio.run(
+            bench_faults(args.provider, args.scenarios, args.runs, drop, args.stall_at, args.timelines)
+        )
     except (ValueError, OSError) as e:
         print(f"agent: {e}", file=sys.stderr)
         return 2

@@ -7,7 +7,11 @@ MIN..MAX s of session audio (a different seed each), and one with a stall. Per r
 
 - ``lost``: reference words that no final of the run overlaps in time;
 - ``doubled``: finals overlapping (by more than half) an earlier final of the same run;
-- ``text_equal``: the finals' words equal the reference's. The client replays whole runs of
+- ``text_equal``: the finals' words equal the reference's (``runs_with_text_unlike_local_too``
+  counts the runs that read unlike the local path as well: the fault-free run is one real-time
+  run, in which the user's next turn starts when the bot is done, so a few ms later or sooner
+  than at full speed; a fragile reading can flip with no fault at all, as 02's "round 730" did
+  to "round seven 30" in one of two fault-free Nova runs). The client replays whole runs of
   speech from a point on the media grid and the emulators read a run on its own, so a
   reconnection alone changes no word, unless the run reaches further back than
   ``cloud.replay_max_s`` before the last final, or the session before was brief (``cloud.brief_s``)
@@ -21,6 +25,7 @@ are paced in real time, so media time is wall time).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -120,9 +125,22 @@ async def one_run(
         return await Replayer(cloud, realtime=True, models=models).run(load_scenario(path))
 
 
+def _keep(folder: Path | None, name: str, run: ScenarioRun) -> None:
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name.replace(' ', '_')}.json").write_text(json.dumps(run.timeline.to_json()))
+
+
 async def bench_faults(
-    provider: str, paths: list[Path], runs: int, drop_every: tuple[float, float], stall_at: float
+    provider: str,
+    paths: list[Path],
+    runs: int,
+    drop_every: tuple[float, float],
+    stall_at: float,
+    timelines: Path | None = None,
 ) -> dict[str, Any]:
+    """``timelines``: a folder for the timeline of each fault-free run and of each run that
+    lost, doubled or changed a word, so that a rare failure can be traced afterwards."""
     settings = Settings()
     models = Models.load(settings)
     per: dict[str, Any] = {}
@@ -130,12 +148,15 @@ async def bench_faults(
     failed = 0
     total = 0
     text_differs = 0
+    unlike_both = 0
     unlike_local = []
     for path in paths:
         local = await Replayer(same_audio(settings, path), models=models).run(load_scenario(path))
         clean = await one_run(provider, models, settings, path, Faults())
+        _keep(timelines, f"{path.stem} fault-free", clean)
         reference, spans = final_words(clean.timeline.events), final_spans(clean)
-        if reference != final_words(local.timeline.events):
+        local_words = final_words(local.timeline.events)
+        if reference != local_words:
             unlike_local.append(path.stem)
         plans = [Faults(drop_every=drop_every, seed=i) for i in range(runs)] + [Faults(stall_at=stall_at)]
         rows = []
@@ -149,6 +170,7 @@ async def bench_faults(
             failed += bool(lost or doubled)
             words = final_words(events)
             text_differs += words != reference
+            unlike_both += words not in (reference, local_words)
             row = {
                 "faults": "stall" if faults.stall_at else f"drop seed {faults.seed}",
                 "reconnects": len(took),
@@ -157,6 +179,8 @@ async def bench_faults(
                 "text_equal": words == reference,
             }
             rows.append(row if words == reference else {**row, "text": " ".join(words)})
+            if lost or doubled or words != reference:
+                _keep(timelines, f"{path.stem} {row['faults']}", run)
         per[path.stem] = {
             "reference": " ".join(reference),
             "reference_words": len(reference),
@@ -164,13 +188,14 @@ async def bench_faults(
             "runs": rows,
         }
         if path.stem in unlike_local:
-            per[path.stem]["local"] = " ".join(final_words(local.timeline.events))
+            per[path.stem]["local"] = " ".join(local_words)
     return {
         "provider": provider,
         "scenarios_with_words_unlike_local": unlike_local,
         "runs": total,
         "runs_with_lost_or_doubled_words": failed,
         "runs_with_other_text": text_differs,
+        "runs_with_text_unlike_local_too": unlike_both,
         "reconnect_ms": percentiles(times, with_max=True),
         "scenarios": per,
     }
