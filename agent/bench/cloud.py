@@ -9,9 +9,9 @@ MIN..MAX s of session audio (a different seed each), and one with a stall. Per r
 - ``doubled``: finals overlapping (by more than half) an earlier final of the same run;
 - ``text_equal``: the finals' words equal the reference's (``runs_with_text_unlike_local_too``
   counts the runs that read unlike the local path as well: the fault-free run is one real-time
-  run, in which the user's next turn starts when the bot is done, so a few ms later or sooner
-  than at full speed; a fragile reading can flip with no fault at all, as 02's "round 730" did
-  to "round seven 30" in one of two fault-free Nova runs). The client replays whole runs of
+  run, in which the user's next turn starts when the bot is done, which may be another point of
+  the media grid than at full speed; a fragile reading can flip with no fault at all, as 02's
+  "round 730" did to "round seven 30" in one of two fault-free Nova runs). The client replays whole runs of
   speech from a point on the media grid and the emulators read a run on its own, so a
   reconnection alone changes no word, unless the run reaches further back than
   ``cloud.replay_max_s`` before the last final, or the session before was brief (``cloud.brief_s``)
