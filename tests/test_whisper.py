@@ -46,3 +46,14 @@ def test_same_audio_same_words_even_when_whisper_falls_back_to_sampling(recogniz
 
     results = {tuple(w.text for w in recognizer.transcribe(segment, 0.0)) for _ in range(4)}
     assert len(results) == 1
+
+
+def test_the_final_reading_uses_its_own_window(voice) -> None:
+    """``final_min_window_s`` widens the encoder window of the reading that makes a tail final
+    only: the final decoder reads as a decoder whose every window is that wide."""
+    audio = voice.synthesize("Ask not what your country can do for you.").audio
+    wide_final = WhisperRecognizer(WhisperSettings(final_min_window_s=20.0))
+    wide_all = WhisperRecognizer(WhisperSettings(min_window_s=20.0))
+    final = wide_final.final_decoder(1)(audio, "")
+    assert final.words == wide_all.decode_window(audio, "").words
+    assert final.words  # it read something
