@@ -74,6 +74,41 @@ def test_a_stalled_connection_is_noticed_and_replaced(replayer, write, local_wor
     assert words(run.timeline.events) == local_words
 
 
+ABRUPT_END = """
+description: The call ends 0.2 s after the user's last word, before any reply.
+reply_timeout_s: 0.2
+tail_s: 0
+turns:
+  - user: What time does the pharmacy open tomorrow?
+"""
+
+
+@pytest.mark.parametrize("provider", ["deepgram-nova", "deepgram-flux", "assemblyai"])
+def test_a_call_that_ends_while_reconnecting_keeps_its_last_words(replayer, write, provider) -> None:
+    """The link drops 0.3 s before the end of speech and the call ends 0.2 s after it, while the
+    client is still reconnecting: it lets the reconnect finish and replay, closes politely
+    (CloseStream, Terminate), and keeps the last finals the server sends before it closes."""
+    from agent.bench.cloud import final_words, one_run
+
+    path = write("abrupt.yaml", ABRUPT_END)
+    local = asyncio.run(Replayer(replayer.settings, models=replayer.models).run(load_scenario(path)))
+    assert final_words(local.timeline.events) == [
+        "what",
+        "time",
+        "does",
+        "the",
+        "pharmacy",
+        "open",
+        "tomorrow",
+    ]
+    end = local.truth[0].end
+    run = asyncio.run(one_run(provider, replayer.models, replayer.settings, path, Faults(drop_at=end - 0.3)))
+    events = run.timeline.events
+    states = [e["state"] for e in events if e["type"] == "stt_connection"]
+    assert states == ["connected", "reconnecting", "connected"]
+    assert final_words(events) == final_words(local.timeline.events)
+
+
 def test_a_tape_replays_the_cloud_run_with_the_same_decisions(replayer, write, tmp_path) -> None:
     path = write("two_turns.yaml", SCENARIO)
     tape = tmp_path / "run.tape.jsonl"

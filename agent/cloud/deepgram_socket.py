@@ -31,6 +31,8 @@ class DeepgramSession:
     path = "/v1/listen"
     clock: Literal["session", "media"] = "session"
     finals_at_turn_end = False
+    finish_s = 5.0
+    """How long :meth:`close` waits for the server to finish (s)."""
 
     def __init__(self, url: str | None = None, key: str | None = None) -> None:
         self._url = (url or DEFAULT_URL).rstrip("/").removesuffix(self.path)
@@ -77,17 +79,22 @@ class DeepgramSession:
             await self._socket.send_media(pcm)
 
     async def close(self) -> None:
+        """``CloseStream``, then wait (up to ``finish_s``) for the server to send the results of
+        the audio it still holds and close the socket: those are the call's last finals."""
         socket, self._socket = self._socket, None
-        if socket is not None:
-            with contextlib.suppress(Exception):
-                await socket.send_close_stream()
-            await asyncio.sleep(0.2)  # let the last results arrive
-        for task in self._tasks:
-            task.cancel()
-        if self._context is not None:
-            context, self._context = self._context, None
-            with contextlib.suppress(Exception):
-                await context.__aexit__(None, None, None)
+        try:
+            if socket is not None:
+                with contextlib.suppress(Exception):
+                    await socket.send_close_stream()
+                    if self._tasks:  # the reader ends when the server closes
+                        await asyncio.wait(self._tasks[:1], timeout=self.finish_s)
+        finally:  # cancelled by a caller's own bound too
+            for task in self._tasks:
+                task.cancel()
+            if self._context is not None:
+                context, self._context = self._context, None
+                with contextlib.suppress(Exception):
+                    await context.__aexit__(None, None, None)
 
     async def _read(self) -> None:
         try:

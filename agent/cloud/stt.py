@@ -107,6 +107,12 @@ class CloudSttSettings(BaseModel):
         "session must get further into a long turn than the one before",
     )
     finalize_on_vad_stop: bool = Field(True, description="ask the provider to finalise at a VAD stop")
+    end_wait_s: float = Field(
+        5.0,
+        description="at the end of a call, wait up to this long (wall time) for a reconnect to "
+        "finish and for the provider's last finals (s): a drop near the end of the last turn "
+        "otherwise loses its words",
+    )
 
 
 class CloudSTTProcessor(FrameProcessor):
@@ -287,9 +293,11 @@ class CloudSTTProcessor(FrameProcessor):
         self._closing.add(asyncio.create_task(self.push_error(reason)))
 
     async def _drain(self, t: float) -> None:
-        provider = self._provider
-        if provider is None:
-            return
+        if self._provider is not None:
+            await self._take_events(self._provider, t)
+
+    async def _take_events(self, provider: Provider, t: float, closing: bool = False) -> None:
+        """Everything ``provider`` has said so far, stamped ``t``; ``closing``: its end is ours."""
         provider.advance(t)
         while not provider.events.empty():
             event = provider.events.get_nowait()
@@ -314,6 +322,8 @@ class CloudSTTProcessor(FrameProcessor):
                     if not self._speaking and not replayed:
                         self._uncovered = None  # the provider made all speech so far final
             elif isinstance(event, CloudClosed):
+                if closing:
+                    return
                 if event.fatal:
                     self._provider = None
                     self._give_up(event.reason)
@@ -365,12 +375,28 @@ class CloudSTTProcessor(FrameProcessor):
             await self._lost(f"{type(e).__name__}")
 
     async def _shutdown(self) -> None:
+        """The call ended: let the provider finish what it heard, then close.
+
+        A reconnect under way is given the chance to go live (and replay what no final covers).
+        The live session is then closed politely (Deepgram's ``CloseStream``, AssemblyAI's
+        ``Terminate``): the server reads the audio it still holds and sends its last finals
+        before it closes, and those are passed on ahead of the ``EndFrame``, stamped with the
+        call's last media time. Both waits together are bounded by ``end_wait_s`` of wall time
+        (a stalled server never answers). A tape has nothing to wait for: it closes at once
+        and its recorded closing events come out at the same media time.
+        """
+        deadline = time.monotonic() + self._s.end_wait_s
+        if self._task is not None and not self._down:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), self._s.end_wait_s)
         self._down = True
+        if self._task is not None:
+            self._task.cancel()
+        provider, self._provider = self._provider, None
+        if provider is not None:
+            with contextlib.suppress(Exception):  # late, broken or slow: what came is kept
+                await asyncio.wait_for(provider.close(), max(0.0, deadline - time.monotonic()))
+            await self._take_events(provider, self.now, closing=True)
         if self._tape is not None:
             self._tape.close()
             self._tape = None
-        if self._task is not None:
-            self._task.cancel()
-        if self._provider is not None:
-            provider, self._provider = self._provider, None
-            await self._close_quietly(provider)

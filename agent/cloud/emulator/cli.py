@@ -19,6 +19,7 @@ def add_parser(sub: Any) -> None:
     e.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
     e.add_argument("--api-key", help="accept only this key (default: any)")
     e.add_argument("--drop-every", metavar="MIN-MAX", help="drop the connection every MIN..MAX s of audio")
+    e.add_argument("--drop-at", type=float, metavar="S", help="drop the connection once, at S s of audio")
     e.add_argument("--stall-at", type=float, metavar="S", help="stop answering at S s of audio")
     e.add_argument("--delay-ms", type=float, default=0.0, metavar="N", help="delay every message by N ms")
     e.add_argument("--error-at", type=float, metavar="S", help="send the provider's error at S s and close")
@@ -29,6 +30,7 @@ def emulate(args: argparse.Namespace) -> int:
     try:
         faults = Faults(
             drop_every=parse_range(args.drop_every) if args.drop_every else None,
+            drop_at=args.drop_at,
             stall_at=args.stall_at,
             delay_ms=args.delay_ms,
             error_at=args.error_at,

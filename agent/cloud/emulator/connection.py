@@ -100,7 +100,7 @@ class Connection:
         session, faults = self._session, self._faults
         await self._send_all(await asyncio.to_thread(session.audio, pcm))
         t = session.audio_s
-        if self._drop_at is not None and t >= self._drop_at:
+        if (self._drop_at is not None and t >= self._drop_at) or faults.take_drop(t):
             self._ws.transport.abort()  # no close frame: a dropped network
             return False
         if faults.take_error(t):

@@ -1,6 +1,7 @@
 """Fault injection for the protocol emulators, decided on the session's media time.
 
     --drop-every MIN-MAX   close the connection abruptly at a random time every MIN..MAX s
+    --drop-at S            close it abruptly once, at S s of audio
     --stall-at S           at S s of audio stop answering (keep the socket open, read nothing)
     --delay-ms N           hold every message N ms before sending it
     --error-at S           at S s send the provider's error message and close
@@ -29,16 +30,19 @@ def parse_range(text: str) -> tuple[float, float]:
 
 @dataclass
 class Faults:
-    """What to break, and when (seconds of session audio). A stall and an error happen once per
-    server (the first session to reach that time); drops happen in every session."""
+    """What to break, and when (seconds of session audio). A stall, an error and ``drop_at``
+    happen once per server (the first session to reach that time); ``drop_every`` drops happen in
+    every session."""
 
     drop_every: tuple[float, float] | None = None
+    drop_at: float | None = None
     stall_at: float | None = None
     delay_ms: float = 0.0
     error_at: float | None = None
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False)
     _stalled: bool = field(init=False, default=False)
+    _dropped: bool = field(init=False, default=False)
     _errored: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
@@ -52,6 +56,13 @@ class Faults:
         if self.stall_at is None or self._stalled or t < self.stall_at:
             return False
         self._stalled = True
+        return True
+
+    def take_drop(self, t: float) -> bool:
+        """The one-time drop (``drop_at``) is due at ``t``."""
+        if self.drop_at is None or self._dropped or t < self.drop_at:
+            return False
+        self._dropped = True
         return True
 
     def take_error(self, t: float) -> bool:
