@@ -53,7 +53,9 @@ class Models:
     @classmethod
     def load(cls, settings: Settings) -> Models:
         """Load every model and run each once, so the first turn does not pay for warm-up."""
-        models = cls(WhisperRecognizer(settings.whisper), SmartTurnModel(), PiperSynth())
+        models = cls(
+            WhisperRecognizer(settings.whisper), SmartTurnModel(graph=settings.smart_turn.graph), PiperSynth()
+        )
         speech = models.voice.synthesize("Hello there.").audio
         models.whisper.warm_up(speech)
         models.smart_turn.probability(speech)

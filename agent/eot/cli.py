@@ -12,6 +12,7 @@ import soundfile as sf
 
 from agent.eot.evaluate import DETECTORS, HOLD_SPAN_S, Evidence, gather, scored_holds, summarize, sweep
 from agent.eot.manifest import Item, ManifestError, from_rttm, from_utterances, load_manifest
+from agent.options import add_set_option
 
 
 def add_parser(sub: Any) -> None:
@@ -33,6 +34,7 @@ def add_parser(sub: Any) -> None:
         type=Path,
         help="sweep again from the pauses a previous --json holds (no model is run)",
     )
+    add_set_option(e)
 
 
 def _items(args: argparse.Namespace) -> list[Item]:
@@ -56,10 +58,11 @@ def _items(args: argparse.Namespace) -> list[Item]:
 
 def eot_eval(args: argparse.Namespace) -> int:
     from agent.asr.whisper_model import WhisperRecognizer
-    from agent.settings import Settings
+    from agent.settings import Settings, with_overrides
     from agent.turn.smart_turn import SmartTurnModel
 
     try:
+        settings = with_overrides(Settings(), args.set)
         if args.evidence:
             evidence, score_ms = load_evidence(args.evidence)
             items = [e.item for e in evidence]
@@ -69,8 +72,7 @@ def eot_eval(args: argparse.Namespace) -> int:
         print(f"agent: {e}", file=sys.stderr)
         return 2
     if not args.evidence:
-        settings = Settings()
-        model = SmartTurnModel()
+        model = SmartTurnModel(graph=settings.smart_turn.graph)
         whisper = WhisperRecognizer(settings.whisper)
 
         def transcribe(audio: Any) -> str:

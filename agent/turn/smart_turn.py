@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib import resources
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 # The feature extractor Pipecat vendors for this model (numpy-only Whisper log-mel). It lives in a
@@ -17,6 +18,8 @@ import onnxruntime as ort
 from pipecat.audio.turn.smart_turn._whisper_features import compute_whisper_log_mel_features
 
 from agent.media import SAMPLE_RATE
+from agent.turn.detectors import Graph
+from agent.turn.smart_turn_graph import fuse_gelu
 
 WINDOW_S = 8.0
 """The model looks at the last 8 seconds of the turn."""
@@ -31,13 +34,17 @@ def bundled_model_path() -> str:
 class SmartTurnModel:
     """The ONNX session; one thread, as in Pipecat (two were slower here)."""
 
-    def __init__(self, model_path: str | None = None, threads: int = 1) -> None:
+    def __init__(self, model_path: str | None = None, threads: int = 1, graph: Graph = "bundled") -> None:
         so = ort.SessionOptions()
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.inter_op_num_threads = 1
         so.intra_op_num_threads = threads
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(model_path or bundled_model_path(), sess_options=so)
+        so.log_severity_level = 3  # the rewrite leaves constants unused; ORT would warn of each one
+        model = onnx.load(model_path or bundled_model_path())
+        if graph == "fused":
+            fuse_gelu(model)
+        self._session = ort.InferenceSession(model.SerializeToString(), sess_options=so)
 
     def probability(self, audio: np.ndarray) -> float:
         """P(complete) for 16 kHz float audio ending at the moment of the check."""
