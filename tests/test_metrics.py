@@ -103,3 +103,14 @@ def test_a_reply_split_by_a_short_tts_gap_is_still_the_bot_speaking() -> None:
     f = score(events, [truth(0, 1.55, 2.5)])
     assert f["barge_in_attempts"] == 1
     assert f["barge_in_stop_ms"]["p50"] == 150.0
+
+
+def test_each_end_of_turn_check_reports_what_it_cost() -> None:
+    events = [
+        {"t": 1.2, "type": "eot_check", "done": False, "compute_ms": 30.0},
+        {"t": 1.6, "type": "eot_check", "done": True, "compute_ms": 50.0},
+        {"t": 1.6, "type": "turn_end", "text": "a"},
+    ]
+    f = score(events, [truth(0, 0.2, 1.0)])
+    assert f["eot_check_compute_ms"] == {"mean": 40.0, "p50": 40.0, "p95": 49.0, "count": 2}
+    assert score([], [])["eot_check_compute_ms"]["mean"] is None

@@ -76,6 +76,7 @@ def score(events: list[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str,
         if bot is not None:
             v2v.append(1000 * (bot.get("t_live", bot["t"]) - step.end))
     barge = score_barge_in(events, truth)
+    checks = [float(e["compute_ms"]) for e in events if e["type"] == "eot_check" and "compute_ms" in e]
     return {
         "turns": len(turns),
         "turn_ends": len(ends),
@@ -88,7 +89,14 @@ def score(events: list[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str,
         "barge_in_stop_ms": percentiles(barge["stop_ms"]),
         **{k: barge[k] for k in _BARGE_IN_COUNTS},
         "interrupted_replies": barge["interrupted_replies"],
-        "_values": {"eot": eot, "eot_media": eot_media, "v2v": v2v, "stop": barge["stop_ms"]},
+        "eot_check_compute_ms": _mean_and_percentiles(checks),
+        "_values": {
+            "eot": eot,
+            "eot_media": eot_media,
+            "v2v": v2v,
+            "stop": barge["stop_ms"],
+            "checks": checks,
+        },
     }
 
 
@@ -107,7 +115,15 @@ def pool(per_scenario: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["barge_in_stop_ms"] = percentiles([v for s in per_scenario for v in s["_values"]["stop"]])
     for k in _BARGE_IN_COUNTS:
         out[k] = sum(s[k] for s in per_scenario)
+    out["eot_check_compute_ms"] = _mean_and_percentiles(
+        [v for s in per_scenario for v in s["_values"]["checks"]]
+    )
     return out
+
+
+def _mean_and_percentiles(values: Sequence[float]) -> dict[str, Any]:
+    """What one end-of-turn check cost this machine (the detector's model and rules), in ms."""
+    return {"mean": round(float(np.mean(values)), 1) if values else None, **percentiles(values)}
 
 
 def _norm(text: str) -> str:

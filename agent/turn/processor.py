@@ -137,7 +137,14 @@ class TurnProcessor(FrameProcessor):
         self._verdict_live[v] = live
         extra = {"ahead": True} if v.ahead else {}
         self._timeline.add(
-            "eot_check", event.t, live, detector=v.detector, score=v.score, done=v.done, **extra
+            "eot_check",
+            event.t,
+            live,
+            detector=v.detector,
+            score=v.score,
+            done=v.done,
+            compute_ms=round(1000 * v.compute_s, 2),
+            **extra,
         )
 
     async def _finish_turn(self, event: TurnEvent) -> None:
