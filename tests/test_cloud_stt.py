@@ -238,3 +238,60 @@ def test_a_link_lost_while_the_backlog_is_replayed_is_tried_again(replayer) -> N
     states = [(e["state"], e.get("reason", "")) for e in timeline.events if e["type"] == "stt_connection"]
     assert states[0] == ("reconnecting", "lost while replaying: ConnectionError")
     assert states[-1][0] == "connected" and len(made) == 2 and sessions[1].sent > 0
+
+
+class _Scripted(_Session):
+    """A sound session that says scripted things when media time reaches them."""
+
+    def __init__(self, plan: list[tuple[float, object]]) -> None:
+        super().__init__(broken=False)
+        self.plan = sorted(plan, key=lambda p: p[0])
+
+    def advance(self, t: float) -> None:
+        while self.plan and self.plan[0][0] <= t + 1e-9:
+            self.events.put_nowait(self.plan.pop(0)[1])
+
+
+@pytest.mark.parametrize(("heard_to", "replayed"), [(0.5, True), (1.9, False)])
+def test_an_end_of_turn_clears_the_replay_only_once_the_speech_was_heard(
+    replayer, heard_to, replayed
+) -> None:
+    """Speech from 1.0 to 2.0 s; the provider ends a turn whose words reach ``heard_to``, then
+    the link drops. An end about older audio (a replayed backlog still being read) must not
+    count the new speech as final: the next session is sent it again."""
+    from pipecat.frames.frames import (
+        InputAudioRawFrame,
+        VADUserStartedSpeakingFrame,
+        VADUserStoppedSpeakingFrame,
+    )
+
+    from agent.cloud.provider import CloudClosed, CloudTurn, CloudWords
+    from agent.cloud.stt import CloudSTTProcessor
+    from agent.events import Timeline, Word
+    from tests.drive import Script, drive
+
+    started, stopped = VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame()
+    started.metadata["edge"], stopped.metadata["edge"] = 1.0, 2.0
+    first = _Scripted(
+        [
+            (2.4, CloudWords((), (Word("hello", heard_to - 0.3, heard_to),))),
+            (2.4, CloudTurn("end", 0)),
+            (3.0, CloudClosed("dropped")),
+        ]
+    )
+    sessions = [first, _Scripted([])]
+
+    class Mic(Script):
+        async def process_frame(self, frame, direction) -> None:
+            if isinstance(frame, InputAudioRawFrame):
+                await self.push_frame(frame, direction)
+            await super().process_frame(frame, direction)
+
+    timeline = Timeline()
+    # No session counts as brief: the rule must not lean on how long a session lived.
+    fast = replayer.settings.cloud.model_copy(update={"backoff_first_s": 0.001, "brief_s": 0.0})
+    stt = CloudSTTProcessor(lambda: sessions.pop(0), fast, timeline, enable_direct_mode=True)
+    drive(Mic([(1.0, started), (2.0, stopped)]), [stt], seconds=4.0)
+    connected = [e for e in timeline.events if e["type"] == "stt_connection" and e["state"] == "connected"]
+    assert len(connected) == 2
+    assert (connected[1]["replay_from"] <= 1.0) == replayed

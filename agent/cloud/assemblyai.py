@@ -58,6 +58,8 @@ class AssemblyAIProvider:
     name = "assemblyai"
     clock: Literal["session", "media"] = "session"
     finals_at_turn_end = False  # each word is final when emitted
+    finish_s = 10.0
+    """How long :meth:`close` waits for the server's last ``Turn`` and ``Termination`` (s)."""
 
     def __init__(self, settings: AssemblyAISettings, url: str | None = None, key: str | None = None) -> None:
         self._settings = settings
@@ -79,7 +81,11 @@ class AssemblyAIProvider:
         if not self._key and self._host == DEFAULT_HOST:
             raise ProviderError("AssemblyAI needs ASSEMBLYAI_API_KEY (or --stt-url for an emulator)", True)
         s = self._settings
-        options = RealTimeTranscriberOptions(api_host=self._host, api_key=self._key or "none")
+        options = RealTimeTranscriberOptions(
+            api_host=self._host,
+            api_key=self._key or "none",
+            terminate_timeout=self.finish_s,  # the caller bounds the whole end of a call
+        )
         self._client = AsyncRealTimeTranscriber(options)
         self._client.on(RealTimeEvents.Turn, self._on_turn)
         self._client.on(RealTimeEvents.Error, self._on_error)

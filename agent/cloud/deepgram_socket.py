@@ -31,7 +31,7 @@ class DeepgramSession:
     path = "/v1/listen"
     clock: Literal["session", "media"] = "session"
     finals_at_turn_end = False
-    finish_s = 5.0
+    finish_s = 10.0
     """How long :meth:`close` waits for the server to finish (s)."""
 
     def __init__(self, url: str | None = None, key: str | None = None) -> None:

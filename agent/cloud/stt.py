@@ -97,8 +97,7 @@ class CloudSttSettings(BaseModel):
         description="a session lost this soon after going live, or before it made any word final, "
         "was likely still reading its replay (a slow reader can take longer): the next replay "
         "carries no context (only what no final covers), so that a link dropping every few "
-        "seconds still catches up; and a provider's end of turn this soon after going live is "
-        "taken to be about the replayed audio (s)",
+        "seconds still catches up (s)",
     )
     recover_lead_s: float = Field(
         1.0,
@@ -108,7 +107,7 @@ class CloudSttSettings(BaseModel):
     )
     finalize_on_vad_stop: bool = Field(True, description="ask the provider to finalise at a VAD stop")
     end_wait_s: float = Field(
-        5.0,
+        10.0,
         description="at the end of a call, wait up to this long (wall time) for a reconnect to "
         "finish and for the provider's last finals (s): a drop near the end of the last turn "
         "otherwise loses its words",
@@ -142,6 +141,7 @@ class CloudSTTProcessor(FrameProcessor):
         self._recovered = False  # the last final was made by agreement, not by the provider
         self._brief = False  # the last session was lost soon after going live, or made nothing final
         self._progress = False  # the current session has made a word final
+        self._heard = 0.0  # media time the current session's words (final or partial) reach
         self._last_word: Word | None = None  # the last final word passed on
         self._speaking = False
         self._task: asyncio.Task[None] | None = None
@@ -231,6 +231,7 @@ class CloudSTTProcessor(FrameProcessor):
                 continue
             self._provider = provider
             self._progress = False
+            self._heard = self._offset
             self._last_message = self._connected_at = time.monotonic()
             if self.reconnects or self._failures:
                 self.reconnects.append(time.monotonic() - began)
@@ -309,6 +310,7 @@ class CloudSTTProcessor(FrameProcessor):
             if self._tape is not None:
                 self._tape.write(t, event)
             if isinstance(event, CloudWords):
+                self._heard = max([self._heard, *(w.end for w in (*event.final, *event.partial))])
                 await self._words(event, t)
             elif isinstance(event, CloudTurn):
                 self._timeline.add(
@@ -318,8 +320,7 @@ class CloudSTTProcessor(FrameProcessor):
                 await self.push_frame(stamp(out, t))
                 if event.kind == "end":
                     await self.push_frame(stamp(AsrFlushedFrame(audio_end=t), t))
-                    replayed = time.monotonic() - self._connected_at < self._s.brief_s
-                    if not self._speaking and not replayed:
+                    if not self._speaking and self._heard_all_speech():
                         self._uncovered = None  # the provider made all speech so far final
             elif isinstance(event, CloudClosed):
                 if closing:
@@ -331,6 +332,12 @@ class CloudSTTProcessor(FrameProcessor):
                 else:
                     await self._lost(event.reason)
                 return
+
+    def _heard_all_speech(self) -> bool:
+        """The session has sent words reaching the end of the last speech. An end of turn before
+        that is about audio further back: a replayed backlog the provider is still reading."""
+        last = self._speech[-1] if self._speech else None
+        return last is not None and last.end is not None and self._heard >= last.end - _COVER_SLACK_S
 
     async def _words(self, event: CloudWords, t: float) -> None:
         # Replayed audio: a word mostly before the end of the last final was passed on already.
