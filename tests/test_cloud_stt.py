@@ -209,12 +209,26 @@ class _Session:
         return None
 
 
-def test_a_link_lost_while_the_backlog_is_replayed_is_tried_again(replayer) -> None:
+def _mic(plan: list):
+    """A scripted microphone: passes the audio on, then the tick's clock."""
     from pipecat.frames.frames import InputAudioRawFrame
+
+    from tests.drive import Script
+
+    class Mic(Script):
+        async def process_frame(self, frame, direction) -> None:
+            if isinstance(frame, InputAudioRawFrame):
+                await self.push_frame(frame, direction)
+            await super().process_frame(frame, direction)
+
+    return Mic(plan)
+
+
+def test_a_link_lost_while_the_backlog_is_replayed_is_tried_again(replayer) -> None:
 
     from agent.cloud.stt import CloudSTTProcessor
     from agent.events import Timeline
-    from tests.drive import Script, drive
+    from tests.drive import drive
 
     sessions = [_Session(broken=True), _Session(broken=False)]
     made: list[_Session] = []
@@ -223,18 +237,10 @@ def test_a_link_lost_while_the_backlog_is_replayed_is_tried_again(replayer) -> N
         made.append(sessions[len(made)])
         return made[-1]
 
-    class Mic(Script):
-        """Passes the microphone audio on, then the tick's clock."""
-
-        async def process_frame(self, frame, direction) -> None:
-            if isinstance(frame, InputAudioRawFrame):
-                await self.push_frame(frame, direction)
-            await super().process_frame(frame, direction)
-
     timeline = Timeline()
     fast = replayer.settings.cloud.model_copy(update={"backoff_first_s": 0.001})
     stt = CloudSTTProcessor(connect, fast, timeline, enable_direct_mode=True)
-    drive(Mic([]), [stt], seconds=2.0)
+    drive(_mic([]), [stt], seconds=2.0)
     states = [(e["state"], e.get("reason", "")) for e in timeline.events if e["type"] == "stt_connection"]
     assert states[0] == ("reconnecting", "lost while replaying: ConnectionError")
     assert states[-1][0] == "connected" and len(made) == 2 and sessions[1].sent > 0
@@ -260,7 +266,6 @@ def test_an_end_of_turn_clears_the_replay_only_once_the_speech_was_heard(
     the link drops. An end about older audio (a replayed backlog still being read) must not
     count the new speech as final: the next session is sent it again."""
     from pipecat.frames.frames import (
-        InputAudioRawFrame,
         VADUserStartedSpeakingFrame,
         VADUserStoppedSpeakingFrame,
     )
@@ -268,7 +273,7 @@ def test_an_end_of_turn_clears_the_replay_only_once_the_speech_was_heard(
     from agent.cloud.provider import CloudClosed, CloudTurn, CloudWords
     from agent.cloud.stt import CloudSTTProcessor
     from agent.events import Timeline, Word
-    from tests.drive import Script, drive
+    from tests.drive import drive
 
     started, stopped = VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame()
     started.metadata["edge"], stopped.metadata["edge"] = 1.0, 2.0
@@ -281,17 +286,11 @@ def test_an_end_of_turn_clears_the_replay_only_once_the_speech_was_heard(
     )
     sessions = [first, _Scripted([])]
 
-    class Mic(Script):
-        async def process_frame(self, frame, direction) -> None:
-            if isinstance(frame, InputAudioRawFrame):
-                await self.push_frame(frame, direction)
-            await super().process_frame(frame, direction)
-
     timeline = Timeline()
     # No session counts as brief: the rule must not lean on how long a session lived.
     fast = replayer.settings.cloud.model_copy(update={"backoff_first_s": 0.001, "brief_s": 0.0})
     stt = CloudSTTProcessor(lambda: sessions.pop(0), fast, timeline, enable_direct_mode=True)
-    drive(Mic([(1.0, started), (2.0, stopped)]), [stt], seconds=4.0)
+    drive(_mic([(1.0, started), (2.0, stopped)]), [stt], seconds=4.0)
     connected = [e for e in timeline.events if e["type"] == "stt_connection" and e["state"] == "connected"]
     assert len(connected) == 2
     assert (connected[1]["replay_from"] <= 1.0) == replayed
