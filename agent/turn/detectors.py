@@ -108,9 +108,10 @@ class SmartTurnSettings(BaseModel):
     max_checks: int = Field(1, description="checks per pause at most (1: once, as Pipecat does)")
     pre_speech_s: float = Field(0.5, description="audio kept before the turn's first onset (s)")
     graph: Graph = Field(
-        "bundled",
+        "fused",
         description="the model's graph, for smart-turn and the hybrid alike: bundled (as shipped) "
-        "or fused (its GELUs fused: the same function, about 3.5 ms less per check)",
+        "or fused (its GELUs fused: the same function; in the bundled replays the same decisions, "
+        "a check 37.5 ms instead of 43.6 ms on average)",
     )
 
 
