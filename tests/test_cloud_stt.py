@@ -106,6 +106,7 @@ def test_a_call_that_ends_while_reconnecting_keeps_its_last_words(replayer, writ
     events = run.timeline.events
     states = [e["state"] for e in events if e["type"] == "stt_connection"]
     assert states == ["connected", "reconnecting", "connected"]
+    assert [e["finished"] for e in events if e["type"] == "stt_closed"] == [True]
     assert final_words(events) == final_words(local.timeline.events)
 
 

@@ -389,9 +389,11 @@ class CloudSTTProcessor(FrameProcessor):
         ``Terminate``): the server reads the audio it still holds and sends its last finals
         before it closes, and those are passed on ahead of the ``EndFrame``, stamped with the
         call's last media time. Both waits together are bounded by ``end_wait_s`` of wall time
-        (a stalled server never answers). A tape has nothing to wait for: it closes at once
-        and its recorded closing events come out at the same media time.
+        (a stalled server never answers); an ``stt_closed`` event in the timeline says how long
+        it took and whether the provider finished. A tape has nothing to wait for: it closes at
+        once and its recorded closing events come out at the same media time.
         """
+        began = time.monotonic()
         deadline = time.monotonic() + self._s.end_wait_s
         if self._task is not None and not self._down:
             with contextlib.suppress(asyncio.TimeoutError):
@@ -400,10 +402,16 @@ class CloudSTTProcessor(FrameProcessor):
         if self._task is not None:
             self._task.cancel()
         provider, self._provider = self._provider, None
+        finished = provider is not None
         if provider is not None:
-            with contextlib.suppress(Exception):  # late, broken or slow: what came is kept
+            try:
                 await asyncio.wait_for(provider.close(), max(0.0, deadline - time.monotonic()))
+            except Exception:  # slow (the bound) or broken: what came is kept
+                finished = False
             await self._take_events(provider, self.now, closing=True)
+        self._timeline.add(
+            "stt_closed", self.now, waited_s=round(time.monotonic() - began, 2), finished=finished
+        )
         if self._tape is not None:
             self._tape.close()
             self._tape = None
