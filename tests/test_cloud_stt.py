@@ -259,13 +259,15 @@ class _Scripted(_Session):
             self.events.put_nowait(self.plan.pop(0)[1])
 
 
-@pytest.mark.parametrize(("heard_to", "replayed"), [(0.5, True), (1.9, False)])
+@pytest.mark.parametrize(("heard_to", "replayed"), [(0.5, True), (1.5, False), (1.9, False)])
 def test_an_end_of_turn_clears_the_replay_only_once_the_speech_was_heard(
     replayer, heard_to, replayed
 ) -> None:
     """Speech from 1.0 to 2.0 s; the provider ends a turn whose words reach ``heard_to``, then
     the link drops. An end about older audio (a replayed backlog still being read) must not
-    count the new speech as final: the next session is sent it again."""
+    count the new speech as final: the next session is sent it again. An end whose words reach
+    into the speech does, even when the last word ends well before the VAD's edge (otherwise
+    every replay starts from that speech again, and a link that drops often never catches up)."""
     from pipecat.frames.frames import (
         VADUserStartedSpeakingFrame,
         VADUserStoppedSpeakingFrame,

@@ -320,7 +320,7 @@ class CloudSTTProcessor(FrameProcessor):
                 await self.push_frame(stamp(out, t))
                 if event.kind == "end":
                     await self.push_frame(stamp(AsrFlushedFrame(audio_end=t), t))
-                    if not self._speaking and self._heard_all_speech():
+                    if not self._speaking and self._heard_last_speech():
                         self._uncovered = None  # the provider made all speech so far final
             elif isinstance(event, CloudClosed):
                 if closing:
@@ -333,11 +333,13 @@ class CloudSTTProcessor(FrameProcessor):
                     await self._lost(event.reason)
                 return
 
-    def _heard_all_speech(self) -> bool:
-        """The session has sent words reaching the end of the last speech. An end of turn before
-        that is about audio further back: a replayed backlog the provider is still reading."""
+    def _heard_last_speech(self) -> bool:
+        """The session has sent words from inside the last speech, so its end of turn is about
+        that speech. One before that is about audio further back: a replayed backlog the
+        provider is still reading. (Inside, not to the end: a provider's last word often ends
+        well before the VAD's edge.)"""
         last = self._speech[-1] if self._speech else None
-        return last is not None and last.end is not None and self._heard >= last.end - _COVER_SLACK_S
+        return last is not None and last.end is not None and self._heard > last.onset
 
     async def _words(self, event: CloudWords, t: float) -> None:
         # Replayed audio: a word mostly before the end of the last final was passed on already.
