@@ -297,8 +297,9 @@ class CloudSTTProcessor(FrameProcessor):
         if self._provider is not None:
             await self._take_events(self._provider, t)
 
-    async def _take_events(self, provider: Provider, t: float, closing: bool = False) -> None:
-        """Everything ``provider`` has said so far, stamped ``t``; ``closing``: its end is ours."""
+    async def _take_events(self, provider: Provider, t: float, closing: bool = False) -> str | None:
+        """Everything ``provider`` has said so far, stamped ``t``; ``closing``: its end is ours,
+        and the reason it gave for closing, if it gave one, is returned."""
         provider.advance(t)
         while not provider.events.empty():
             event = provider.events.get_nowait()
@@ -324,14 +325,15 @@ class CloudSTTProcessor(FrameProcessor):
                         self._uncovered = None  # the provider made all speech so far final
             elif isinstance(event, CloudClosed):
                 if closing:
-                    return
+                    return event.reason
                 if event.fatal:
                     self._provider = None
                     self._give_up(event.reason)
                     self._closing.add(asyncio.create_task(self._close_quietly(provider)))
                 else:
                     await self._lost(event.reason)
-                return
+                return None
+        return None
 
     def _heard_last_speech(self) -> bool:
         """The session has sent words from inside the last speech, so its end of turn is about
@@ -392,8 +394,10 @@ class CloudSTTProcessor(FrameProcessor):
         before it closes, and those are passed on ahead of the ``EndFrame``, stamped with the
         call's last media time. Both waits together are bounded by ``end_wait_s`` of wall time
         (a stalled server never answers); an ``stt_closed`` event in the timeline says how long
-        it took and whether the provider finished. A tape has nothing to wait for: it closes at
-        once and its recorded closing events come out at the same media time.
+        it took, whether the close returned within the bound (``finished``) and the reason the
+        session gave for ending (``reason``: a clean end, or a connection lost during it). A tape
+        has nothing to wait for: it closes at once and its recorded closing events come out at
+        the same media time.
         """
         began = time.monotonic()
         deadline = time.monotonic() + self._s.end_wait_s
@@ -404,16 +408,15 @@ class CloudSTTProcessor(FrameProcessor):
         if self._task is not None:
             self._task.cancel()
         provider, self._provider = self._provider, None
-        finished = provider is not None
+        finished, reason = provider is not None, None
         if provider is not None:
             try:
                 await asyncio.wait_for(provider.close(), max(0.0, deadline - time.monotonic()))
             except Exception:  # slow (the bound) or broken: what came is kept
                 finished = False
-            await self._take_events(provider, self.now, closing=True)
-        self._timeline.add(
-            "stt_closed", self.now, waited_s=round(time.monotonic() - began, 2), finished=finished
-        )
+            reason = await self._take_events(provider, self.now, closing=True)
+        waited = round(time.monotonic() - began, 2)
+        self._timeline.add("stt_closed", self.now, waited_s=waited, finished=finished, reason=reason)
         if self._tape is not None:
             self._tape.close()
             self._tape = None
