@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
+import soundfile as sf
 from websockets.asyncio.server import serve
 
 from agent.cloud.emulator.assemblyai import AssemblyAIEmulator
 from agent.cloud.emulator.faults import Faults
+from agent.media import SAMPLE_RATE
 from agent.replay.runner import Replayer
 from agent.replay.scenario import load_scenario
 from tests.cloud_helpers import SCENARIO, words
@@ -107,9 +110,45 @@ def test_a_call_that_ends_while_reconnecting_keeps_its_last_words(replayer, writ
     states = [e["state"] for e in events if e["type"] == "stt_connection"]
     assert states == ["connected", "reconnecting", "connected"]
     closed = [e for e in events if e["type"] == "stt_closed"]
-    assert [e["finished"] for e in closed] == [True]
-    assert "lost" not in (closed[0]["reason"] or "")  # the session ended cleanly
+    assert [(e["finished"], e["clean"], e["reconnects"]) for e in closed] == [(True, True, 0)]
     assert final_words(events) == final_words(local.timeline.events)
+
+
+HANG_UP = """
+description: The caller hangs up right after their last word, with no pause before it.
+reply_timeout_s: 0.01
+tail_s: 0
+turns:
+  - audio: hang_up.wav
+"""
+
+
+@pytest.mark.parametrize("provider", ["deepgram-nova", "deepgram-flux", "assemblyai"])
+def test_a_caller_who_hangs_up_keeps_their_last_words_when_the_close_is_lost(
+    replayer, write, provider
+) -> None:
+    """The call ends 0.1 s after the last word, so no pause has made it final yet: the local path
+    makes it final at the end of the call, and so does a provider's close. Here the link drops
+    0.5 s before the end of speech, and again as the client closes the session that replayed it,
+    before the server's last results (``--drop-on-close``): what no final covers is replayed to
+    one more session, which is closed in turn, and every word is kept."""
+    from agent.bench.cloud import final_words, one_run
+
+    audio = replayer.models.voice.synthesize("What time does the pharmacy open tomorrow?").audio
+    last = int(np.flatnonzero(np.abs(audio) > 0.02)[-1])
+    path = write("hang_up.yaml", HANG_UP)
+    sf.write(path.parent / "hang_up.wav", audio[: last + SAMPLE_RATE // 10], SAMPLE_RATE)
+    local = asyncio.run(Replayer(replayer.settings, models=replayer.models).run(load_scenario(path)))
+    words = final_words(local.timeline.events)
+    assert words[-1] == "tomorrow"  # made final by the end of the call, with no pause after it
+    faults = Faults(drop_at=local.truth[0].end - 0.5, drop_on_close=True)
+    run = asyncio.run(one_run(provider, replayer.models, replayer.settings, path, faults))
+    events = run.timeline.events
+    states = [e["state"] for e in events if e["type"] == "stt_connection"]
+    assert states == ["connected", *["reconnecting", "connected"] * 2]
+    closed = [e for e in events if e["type"] == "stt_closed"]
+    assert [(e["finished"], e["clean"], e["reconnects"]) for e in closed] == [(True, True, 1)]
+    assert final_words(events) == words
 
 
 def test_a_tape_replays_the_cloud_run_with_the_same_decisions(replayer, write, tmp_path) -> None:
@@ -209,7 +248,10 @@ class _Session:
         return None
 
     async def close(self) -> None:
-        return None
+        """Like a provider's close: its goodbye comes last."""
+        from agent.cloud.provider import CloudClosed
+
+        self.events.put_nowait(CloudClosed("closed", clean=True))
 
 
 def _mic(plan: list):

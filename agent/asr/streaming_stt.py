@@ -4,7 +4,9 @@ In: user audio, VAD start/stop, the media clock. Out: ``InterimTranscriptionFram
 current partial (display only), ``TranscriptionFrame`` with newly committed words (``result`` is
 a :class:`~agent.events.Final` with word times in media seconds), and ``AsrFlushedFrame`` when the
 VAD stop has been finalised. Decodes run on the media clock (every ``chunk_s`` of speech); their
-compute time goes to the live-time figures only.
+compute time goes to the live-time figures only. A call that ends while the user is still speaking
+(or before a stop has settled) has its tail made final ahead of the ``EndFrame``, as a cloud
+provider's close does: the caller's last words are not dropped.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 
 from pipecat.frames.frames import (
+    EndFrame,
     Frame,
     InputAudioRawFrame,
     InterimTranscriptionFrame,
@@ -43,6 +46,10 @@ class StreamingSTTProcessor(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, InputAudioRawFrame):
             self._asr.append(from_pcm16(frame.audio))
+        elif isinstance(frame, EndFrame):
+            t = self._asr.end_time
+            update, live = await self._run(lambda: self._asr.finish(t), max(t, self._vad_live))
+            await self._emit(update, t, live)
         await self.push_frame(frame, direction)
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._vad_live = live_time(frame)

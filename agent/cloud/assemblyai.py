@@ -145,4 +145,4 @@ class AssemblyAIProvider:
         await self.events.put(CloudClosed(f"AssemblyAI: {error}", fatal=code in _FATAL_CODES))
 
     async def _on_termination(self, _client: Any, _event: Any) -> None:
-        await self.events.put(CloudClosed("AssemblyAI session terminated"))
+        await self.events.put(CloudClosed("AssemblyAI session terminated", clean=True))

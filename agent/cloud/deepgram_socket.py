@@ -103,4 +103,4 @@ class DeepgramSession:
         except Exception as e:  # the socket broke
             await self.events.put(CloudClosed(f"{self.label}: connection lost ({type(e).__name__})"))
             return
-        await self.events.put(CloudClosed(f"{self.label}: session closed"))
+        await self.events.put(CloudClosed(f"{self.label}: session closed", clean=True))

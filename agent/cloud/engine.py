@@ -152,14 +152,15 @@ class LocalTurnEngine:
         events += self._decide()
         return events
 
-    def force_end(self) -> list[Event]:
+    def force_end(self, closing: bool = False) -> list[Event]:
         """End the current turn now (the client's Finalize or ForceEndpoint) with its final words.
 
         In a pause the tail is flushed first. Mid-utterance (a command that reaches the session
         late, say while it reads a backlog replayed after a reconnect) the recogniser is left
-        alone: the utterance is still read whole, and its words go to the next turn.
+        alone: the utterance is still read whole, and its words go to the next turn. ``closing``
+        (CloseStream, Terminate): there is no next turn, so everything heard is made final.
         """
-        if not self._segmenter.speaking:
+        if closing or not self._segmenter.speaking:
             self._take(self._asr.finish(self.t))
         words = tuple(self._turn.final)
         self._turn = _Turn()

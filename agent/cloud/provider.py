@@ -8,7 +8,9 @@ An adapter wraps one provider's official client and puts, on its ``events`` queu
 - :class:`CloudTurn`: the provider's own turn events (start, eager end, resumed, end);
 - :class:`CloudAlive`: a heartbeat, so that silence is not mistaken for a stalled connection;
 - :class:`CloudClosed`: the connection ended; ``fatal`` when retrying cannot help (a rejected
-  key), with a one-line reason that never contains the key.
+  key), ``clean`` when the provider ended the session itself, as a close asks it to (its
+  goodbye, after its last results), rather than the connection being lost; with a one-line
+  reason that never contains the key.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class CloudAlive:
 class CloudClosed:
     reason: str
     fatal: bool = False
+    clean: bool = False
 
 
 CloudEvent = CloudWords | CloudTurn | CloudAlive | CloudClosed

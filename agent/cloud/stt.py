@@ -265,8 +265,10 @@ class CloudSTTProcessor(FrameProcessor):
         )
         return replay_from(self._speech, self._uncovered, self._covered, self.now, rules)
 
-    async def _lost(self, reason: str) -> None:
-        provider, self._provider = self._provider, None
+    async def _lost(self, reason: str, provider: Provider | None = None) -> None:
+        """The live session (or ``provider``, one already taken off the line) broke: reconnect."""
+        if provider is None:
+            provider, self._provider = self._provider, None
         if provider is None:
             return
         lived = time.monotonic() - self._connected_at
@@ -297,9 +299,9 @@ class CloudSTTProcessor(FrameProcessor):
         if self._provider is not None:
             await self._take_events(self._provider, t)
 
-    async def _take_events(self, provider: Provider, t: float, closing: bool = False) -> str | None:
+    async def _take_events(self, provider: Provider, t: float, closing: bool = False) -> CloudClosed | None:
         """Everything ``provider`` has said so far, stamped ``t``; ``closing``: its end is ours,
-        and the reason it gave for closing, if it gave one, is returned."""
+        and how it ended, if it said, is returned."""
         provider.advance(t)
         while not provider.events.empty():
             event = provider.events.get_nowait()
@@ -325,7 +327,7 @@ class CloudSTTProcessor(FrameProcessor):
                         self._uncovered = None  # the provider made all speech so far final
             elif isinstance(event, CloudClosed):
                 if closing:
-                    return event.reason
+                    return event
                 if event.fatal:
                     self._provider = None
                     self._give_up(event.reason)
@@ -386,37 +388,64 @@ class CloudSTTProcessor(FrameProcessor):
             await self._lost(f"{type(e).__name__}")
 
     async def _shutdown(self) -> None:
-        """The call ended: let the provider finish what it heard, then close.
+        """The call ended: let the provider finish what it heard, then close::
 
-        A reconnect under way is given the chance to go live (and replay what no final covers).
-        The live session is then closed politely (Deepgram's ``CloseStream``, AssemblyAI's
-        ``Terminate``): the server reads the audio it still holds and sends its last finals
-        before it closes, and those are passed on ahead of the ``EndFrame``, stamped with the
-        call's last media time. Both waits together are bounded by ``end_wait_s`` of wall time
-        (a stalled server never answers); an ``stt_closed`` event in the timeline says how long
-        it took, whether the close returned within the bound (``finished``) and the reason the
-        session gave for ending (``reason``: a clean end, or a connection lost during it). A tape
-        has nothing to wait for: it closes at once and its recorded closing events come out at
-        the same media time.
+            EndFrame ─► a reconnect under way? let it go live and replay
+                     ─► close the live session politely; pass on its last finals
+                     ─► it was lost on the way and speech is still uncovered? reconnect: loop
+                     ─► stt_closed
+
+        The close is the provider's own (Deepgram's ``CloseStream``, AssemblyAI's ``Terminate``):
+        the server reads the audio it still holds and sends its last finals before it ends the
+        session, and those are passed on ahead of the ``EndFrame``, stamped with the call's last
+        media time. A session can be lost during that reading (after a replay it may hold many
+        seconds of backlog); what no final covers then is replayed to a new session, which is
+        closed in turn. Everything together is bounded by ``end_wait_s`` of wall time (a stalled
+        server never answers). The ``stt_closed`` event in the timeline says how long it took,
+        whether the last close returned within the bound (``finished``), the reason the last
+        session gave for ending (``reason``; ``clean``: its goodbye rather than a lost link) and
+        how many sessions were lost during the end (``reconnects``). A tape has nothing to wait
+        for: it ends cleanly at once, its recorded closing events at the same media time.
         """
         began = time.monotonic()
-        deadline = time.monotonic() + self._s.end_wait_s
-        if self._task is not None and not self._down:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._task), self._s.end_wait_s)
+        deadline = began + self._s.end_wait_s
+        finished, closed, again = False, None, 0
+        while True:
+            if self._task is not None and not self._down:
+                left = max(0.0, deadline - time.monotonic())
+                with contextlib.suppress(Exception):  # slow (the bound) or failed: no session
+                    await asyncio.wait_for(asyncio.shield(self._task), left)
+            provider, self._provider = self._provider, None
+            if provider is None:
+                break
+            finished, closed = await self._close_at_end(provider, deadline)
+            lost = closed is None or not closed.clean
+            if not lost or self._uncovered is None or self._down or time.monotonic() >= deadline:
+                break
+            again += 1
+            await self._lost(f"lost while closing: {closed.reason if closed else 'no goodbye'}", provider)
         self._down = True
         if self._task is not None:
             self._task.cancel()
-        provider, self._provider = self._provider, None
-        finished, reason = provider is not None, None
-        if provider is not None:
-            try:
-                await asyncio.wait_for(provider.close(), max(0.0, deadline - time.monotonic()))
-            except Exception:  # slow (the bound) or broken: what came is kept
-                finished = False
-            reason = await self._take_events(provider, self.now, closing=True)
-        waited = round(time.monotonic() - began, 2)
-        self._timeline.add("stt_closed", self.now, waited_s=waited, finished=finished, reason=reason)
+        self._timeline.add(
+            "stt_closed",
+            self.now,
+            waited_s=round(time.monotonic() - began, 2),
+            finished=finished,
+            reason=closed.reason if closed else None,
+            clean=bool(closed and closed.clean),
+            reconnects=again,
+        )
         if self._tape is not None:
             self._tape.close()
             self._tape = None
+
+    async def _close_at_end(self, provider: Provider, deadline: float) -> tuple[bool, CloudClosed | None]:
+        """Close ``provider`` by ``deadline``; whether the close returned in time, and how the
+        session said it ended (None: it did not say)."""
+        try:
+            await asyncio.wait_for(provider.close(), max(0.0, deadline - time.monotonic()))
+            finished = True
+        except Exception:  # slow (the bound) or broken: what came is kept
+            finished = False
+        return finished, await self._take_events(provider, self.now, closing=True)

@@ -40,7 +40,7 @@ def encode(t: float, event: CloudEvent) -> str | None:
     elif isinstance(event, CloudTurn):
         body = {"turn": {"kind": event.kind, "index": event.index, "confidence": event.confidence}}
     elif isinstance(event, CloudClosed):
-        body = {"closed": {"reason": event.reason, "fatal": event.fatal}}
+        body = {"closed": {"reason": event.reason, "fatal": event.fatal, "clean": event.clean}}
     else:
         return None
     return json.dumps({"t": round(t, 4), **body})
@@ -64,7 +64,7 @@ def decode(line: str) -> tuple[float, CloudEvent]:
         turn = data["turn"]
         return t, CloudTurn(turn["kind"], int(turn["index"]), turn.get("confidence"))
     closed = data["closed"]
-    return t, CloudClosed(str(closed["reason"]), bool(closed["fatal"]))
+    return t, CloudClosed(str(closed["reason"]), bool(closed["fatal"]), bool(closed.get("clean", False)))
 
 
 class TapeWriter:
@@ -118,7 +118,8 @@ class TapeProvider:
         return None
 
     async def close(self) -> None:
-        return None
+        """A tape has nothing more to say: it ends cleanly at once."""
+        self.events.put_nowait(CloudClosed("tape ended", clean=True))
 
     def advance(self, t: float) -> None:
         """Release the events recorded at or before media time ``t``."""

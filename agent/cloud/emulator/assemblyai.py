@@ -102,7 +102,8 @@ class AssemblyAISession(EmulatedAudio):
     def command(self, message: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
         kind = message["type"]
         if kind in ("Terminate", "ForceEndpoint"):
-            out = [m for event in self.engine.force_end() for m in self.messages(event)]
+            closing = kind == "Terminate"
+            out = [m for event in self.engine.force_end(closing) for m in self.messages(event)]
             if kind == "Terminate":
                 return [*out, self.termination()], False
             return out, True

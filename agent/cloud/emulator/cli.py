@@ -20,6 +20,9 @@ def add_parser(sub: Any) -> None:
     e.add_argument("--api-key", help="accept only this key (default: any)")
     e.add_argument("--drop-every", metavar="MIN-MAX", help="drop the connection every MIN..MAX s of audio")
     e.add_argument("--drop-at", type=float, metavar="S", help="drop the connection once, at S s of audio")
+    e.add_argument(
+        "--drop-on-close", action="store_true", help="drop the connection once, when the client asks to close"
+    )
     e.add_argument("--stall-at", type=float, metavar="S", help="stop answering at S s of audio")
     e.add_argument("--delay-ms", type=float, default=0.0, metavar="N", help="delay every message by N ms")
     e.add_argument("--error-at", type=float, metavar="S", help="send the provider's error at S s and close")
@@ -31,6 +34,7 @@ def emulate(args: argparse.Namespace) -> int:
         faults = Faults(
             drop_every=parse_range(args.drop_every) if args.drop_every else None,
             drop_at=args.drop_at,
+            drop_on_close=args.drop_on_close,
             stall_at=args.stall_at,
             delay_ms=args.delay_ms,
             error_at=args.error_at,

@@ -7,7 +7,8 @@ all of them::
     binary audio ──► session.audio(pcm) (in a worker thread) ──► messages
     text command ──► session.command(json) ──► messages, and whether to go on
     faults (media time of session audio): drop (abort, no close frame), error (the provider's
-    error message, then close), stall (stop answering, keep the socket), delay (every message)
+    error message, then close), stall (stop answering, keep the socket), delay (every message);
+    a drop on close aborts at the client's close command instead of answering it
 """
 
 from __future__ import annotations
@@ -120,6 +121,9 @@ class Connection:
             out, go_on = await asyncio.to_thread(self._session.command, message)
         except (ValueError, KeyError, TypeError):
             await self._ws.close(self._bad_schema, "Endpoint received a message with an invalid schema")
+            return False
+        if not go_on and self._faults.take_close_drop():
+            self._ws.transport.abort()  # the link went down with the last results unsent
             return False
         await self._send_all(out)
         if not go_on:

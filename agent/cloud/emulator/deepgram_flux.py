@@ -150,7 +150,8 @@ class DeepgramFluxSession(EmulatedAudio):
     def command(self, message: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
         kind = message["type"]
         if kind in ("ForceEndTurn", "CloseStream"):
-            out = [m for e in self.engine.force_end() for m in self.messages(e, trigger="manual")]
+            ended = self.engine.force_end(closing=kind == "CloseStream")
+            out = [m for e in ended for m in self.messages(e, trigger="manual")]
             return out, kind == "ForceEndTurn"
         if kind == "Configure":
             changed = {k: v for k, v in (message.get("thresholds") or {}).items() if v is not None}

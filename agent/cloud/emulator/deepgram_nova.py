@@ -173,7 +173,8 @@ class DeepgramNovaSession(EmulatedAudio):
     def command(self, message: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
         kind = message["type"]
         if kind in ("Finalize", "CloseStream"):
-            out = [m for e in self.engine.force_end() for m in self.messages(e, from_finalize=True)]
+            ended = self.engine.force_end(closing=kind == "CloseStream")
+            out = [m for e in ended for m in self.messages(e, from_finalize=True)]
             self._said_at = self.audio_s
             if kind == "CloseStream":
                 return [*out, self._metadata()], False

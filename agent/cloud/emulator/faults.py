@@ -2,6 +2,8 @@
 
     --drop-every MIN-MAX   close the connection abruptly at a random time every MIN..MAX s
     --drop-at S            close it abruptly once, at S s of audio
+    --drop-on-close        close it abruptly once, when the client asks to close (CloseStream,
+                           Terminate), before the last results: the end of a call on a bad line
     --stall-at S           at S s of audio stop answering (keep the socket open, read nothing)
     --delay-ms N           hold every message N ms before sending it
     --error-at S           at S s send the provider's error message and close
@@ -30,12 +32,13 @@ def parse_range(text: str) -> tuple[float, float]:
 
 @dataclass
 class Faults:
-    """What to break, and when (seconds of session audio). A stall, an error and ``drop_at``
-    happen once per server (the first session to reach that time); ``drop_every`` drops happen in
-    every session."""
+    """What to break, and when (seconds of session audio). A stall, an error, ``drop_at`` and
+    ``drop_on_close`` happen once per server (the first session to reach that time, or to be
+    closed); ``drop_every`` drops happen in every session."""
 
     drop_every: tuple[float, float] | None = None
     drop_at: float | None = None
+    drop_on_close: bool = False
     stall_at: float | None = None
     delay_ms: float = 0.0
     error_at: float | None = None
@@ -44,6 +47,7 @@ class Faults:
     _stalled: bool = field(init=False, default=False)
     _dropped: bool = field(init=False, default=False)
     _errored: bool = field(init=False, default=False)
+    _dropped_close: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -63,6 +67,13 @@ class Faults:
         if self.drop_at is None or self._dropped or t < self.drop_at:
             return False
         self._dropped = True
+        return True
+
+    def take_close_drop(self) -> bool:
+        """The one-time drop at a client's close (``drop_on_close``) is due now."""
+        if not self.drop_on_close or self._dropped_close:
+            return False
+        self._dropped_close = True
         return True
 
     def take_error(self, t: float) -> bool:
