@@ -35,6 +35,16 @@ def test_a_replayed_reading_passes_on_only_what_is_not_final_yet() -> None:
     assert texts(fresh_words(early, after=17.98, last=last)) == ["see"]
 
 
+def test_a_replay_that_reads_the_last_final_as_another_word_adds_nothing() -> None:
+    """Seen with drops on the emulators: "S K" final, then the replay heard "s chaos"."""
+    last = Word("K", 3.58, 3.74)
+    replayed = (Word("s", 3.20, 3.40), Word("chaos", 3.58, 3.96), Word("i", 4.10, 4.30))
+    assert texts(fresh_words(replayed, after=3.74, last=last)) == ["i"]
+    # a new word that merely touches the last final's end is passed on
+    touching = (Word("i", 3.70, 4.10),)
+    assert texts(fresh_words(touching, after=3.74, last=last)) == ["i"]
+
+
 def test_punctuation_and_case_do_not_matter_but_times_do() -> None:
     dropped = reading("Hello, there. How are")
     current = reading("hello there how are you doing")

@@ -52,16 +52,29 @@ def agreed_words(
 def fresh_words(words: Sequence[Word], after: float, last: Word | None) -> list[Word]:
     """The words of a reading that are not final yet: those mostly after ``after`` (the end of
     the last final), less a first word that is ``last`` (the last final word) read again after a
-    replay, re-timed to end later but starting before it ended::
+    replay, re-timed to end later: the same text starting before it ended, or any text spanning
+    most of it::
 
         last final   ...  great|                  (ends at 17.98)
         replayed     ...  gre|at  see you then    "great" 17.70-18.30: mostly after 17.98,
                                                   but the same word: not passed on twice
+        last final   ...  s  K|                   "K" 3.58-3.74
+        replayed     ...  s  cha|os               "chaos" 3.58-3.96 spans all of "K": the same
+                                                  sound read as another word, not a new one
     """
     fresh = [w for w in words if (w.start + w.end) / 2 > after]
-    if fresh and last is not None and norm(fresh[0].text) == norm(last.text) and fresh[0].start < last.end:
-        fresh = fresh[1:]  # the last final word, read again a little later
+    if fresh and last is not None and _read_again(fresh[0], last):
+        fresh = fresh[1:]
     return fresh
+
+
+def _read_again(word: Word, last: Word) -> bool:
+    """``word`` is ``last`` read again: its text starting before ``last`` ended, or over half of
+    ``last``'s time under it."""
+    if norm(word.text) == norm(last.text) and word.start < last.end:
+        return True
+    overlap = min(word.end, last.end) - max(word.start, last.start)
+    return overlap > 0.5 * (last.end - last.start)
 
 
 def longer(a: Sequence[Word], b: Sequence[Word]) -> tuple[Word, ...]:
