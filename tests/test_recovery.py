@@ -45,6 +45,14 @@ def test_a_replay_that_reads_the_last_final_as_another_word_adds_nothing() -> No
     assert texts(fresh_words(touching, after=3.74, last=last)) == ["i"]
 
 
+def test_a_last_final_squeezed_to_no_duration_is_not_passed_on_twice() -> None:
+    """Seen on Flux with drops: "restarted the" made final by agreement, the "the" at 9.94-9.94
+    (the end of the dropped session's audio); the next reading has "the" at 9.94-10.08."""
+    last = Word("the", 9.94, 9.94)
+    replayed = (Word("the", 9.94, 10.08), Word("router", 10.08, 10.32))
+    assert texts(fresh_words(replayed, after=9.94, last=last)) == ["router"]
+
+
 def test_punctuation_and_case_do_not_matter_but_times_do() -> None:
     dropped = reading("Hello, there. How are")
     current = reading("hello there how are you doing")

@@ -68,10 +68,15 @@ def fresh_words(words: Sequence[Word], after: float, last: Word | None) -> list[
     return fresh
 
 
+_SAME_TIME_S = 0.01
+"""Word times closer than this are the same time (providers give them on a 10-20 ms grid)."""
+
+
 def _read_again(word: Word, last: Word) -> bool:
-    """``word`` is ``last`` read again: its text starting before ``last`` ended, or over half of
-    ``last``'s time under it."""
-    if norm(word.text) == norm(last.text) and word.start < last.end:
+    """``word`` is ``last`` read again: its text starting before ``last`` ended (or as it ended:
+    a reading squeezed at the end of a dropped session's audio can give ``last`` no duration), or
+    over half of ``last``'s time under it."""
+    if norm(word.text) == norm(last.text) and word.start < last.end + _SAME_TIME_S:
         return True
     overlap = min(word.end, last.end) - max(word.start, last.start)
     return overlap > 0.5 * (last.end - last.start)
