@@ -303,6 +303,53 @@ class _Scripted(_Session):
             self.events.put_nowait(self.plan.pop(0)[1])
 
 
+def test_a_replay_that_reads_a_final_turn_again_keeps_recovering_the_next_one(replayer) -> None:
+    """Flux, replayed from before a turn that is final already ("no stop"): the new session ends
+    that turn again, then reads the turn the lost session was in. Its re-read end of turn must
+    not wipe what the lost session had heard, or two sessions never agree on the next turn, and
+    a link that drops before each of its ends loses it (seen in 17_interruptions)."""
+    from pipecat.frames.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
+
+    from agent.cloud.provider import CloudClosed, CloudTurn, CloudWords
+    from agent.cloud.stt import CloudSTTProcessor
+    from agent.events import Timeline, Word
+    from tests.drive import drive
+
+    no_stop = (Word("no", 1.0, 1.2), Word("stop", 1.2, 1.6))
+    actually = [Word("actually", 2.0, 2.4), Word("i", 2.4, 2.5), Word("meant", 2.5, 2.8)]
+    first = _Scripted(
+        [
+            (1.8, CloudWords(no_stop, ())),
+            (1.8, CloudTurn("end", 0)),
+            (3.0, CloudWords((), (*actually, Word("next", 2.8, 3.0)))),
+            (3.1, CloudClosed("dropped")),
+        ]
+    )
+    second = _Scripted(
+        [
+            (3.3, CloudWords(no_stop, ())),  # replayed from before "no stop": ended again
+            (3.3, CloudTurn("end", 0)),
+            (3.5, CloudWords((), (*actually, Word("next", 2.8, 3.05), Word("friday", 3.05, 3.3)))),
+        ]
+    )
+    sessions = [first, second]
+    for s in sessions:
+        s.finals_at_turn_end = True
+    frames = []
+    for t, kind, edge in [(1.0, VADUserStartedSpeakingFrame, 1.0), (1.7, VADUserStoppedSpeakingFrame, 1.6)]:
+        frame = kind()
+        frame.metadata["edge"] = edge
+        frames.append((t, frame))
+    again = VADUserStartedSpeakingFrame()
+    again.metadata["edge"] = 2.0
+    timeline = Timeline()
+    fast = replayer.settings.cloud.model_copy(update={"backoff_first_s": 0.001, "brief_s": 0.0})
+    stt = CloudSTTProcessor(lambda: sessions.pop(0), fast, timeline, enable_direct_mode=True)
+    drive(_mic([*frames, (2.0, again)]), [stt], seconds=4.0)
+    finals = [e["text"] for e in timeline.events if e["type"] == "final"]
+    assert finals == ["no stop", "actually i meant"]
+
+
 @pytest.mark.parametrize(("heard_to", "replayed"), [(0.5, True), (1.5, False), (1.9, False)])
 def test_an_end_of_turn_clears_the_replay_only_once_the_speech_was_heard(
     replayer, heard_to, replayed

@@ -347,9 +347,12 @@ class CloudSTTProcessor(FrameProcessor):
 
     async def _words(self, event: CloudWords, t: float) -> None:
         # Replayed audio: a word mostly before the end of the last final was passed on already.
-        await self._final(fresh_words(event.final, self._covered + 1e-3, self._last_word), t)
-        if event.final:
-            self._dropped = ()  # the provider finalised the turn itself
+        fresh = fresh_words(event.final, self._covered + 1e-3, self._last_word)
+        await self._final(fresh, t)
+        if fresh:
+            # The provider finalised the turn itself. (An earlier turn read again in a replay
+            # says nothing about the one the lost sessions were in: that one stays to recover.)
+            self._dropped = ()
         self._partial = event.partial
         if self._dropped and event.partial:
             await self._final(
