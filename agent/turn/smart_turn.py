@@ -2,7 +2,8 @@
 
 Input, as Pipecat feeds it (``pipecat/audio/turn/smart_turn/local_smart_turn_v3.py``): the last
 8 s of the user's 16 kHz audio up to the moment of the check, zero-padded at the front, turned
-into Whisper log-mel features. Only the model call is here; when to call it is the detector's job.
+into Whisper log-mel features (:mod:`agent.turn.features`: the same features as Pipecat's, computed
+faster). Only the model call is here; when to call it is the detector's job.
 """
 
 from __future__ import annotations
@@ -13,16 +14,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-# The feature extractor Pipecat vendors for this model (numpy-only Whisper log-mel). It lives in a
-# module Pipecat marks private; it is imported here only, so a move upstream breaks one line.
-from pipecat.audio.turn.smart_turn._whisper_features import compute_whisper_log_mel_features
-
-from agent.media import SAMPLE_RATE
 from agent.turn.detectors import Graph
+from agent.turn.features import log_mel_features
 from agent.turn.smart_turn_graph import fuse_gelu
-
-WINDOW_S = 8.0
-"""The model looks at the last 8 seconds of the turn."""
 
 
 def bundled_model_path() -> str:
@@ -48,10 +42,6 @@ class SmartTurnModel:
 
     def probability(self, audio: np.ndarray) -> float:
         """P(complete) for 16 kHz float audio ending at the moment of the check."""
-        n = int(WINDOW_S * SAMPLE_RATE)
-        x = np.asarray(audio, dtype=np.float32)[-n:]
-        if len(x) < n:
-            x = np.pad(x, (n - len(x), 0))
-        features = compute_whisper_log_mel_features(x, do_normalize=True)
+        features = log_mel_features(audio)
         out = self._session.run(None, {"input_features": np.expand_dims(features, 0)})
         return float(np.asarray(out[0]).reshape(-1)[0])
