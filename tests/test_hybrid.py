@@ -18,6 +18,9 @@ from agent.turn.text_cues import text_cue
         ("My number is 415 555 0123.", "closed"),  # ten digits
         ("I would like to book a table for", "open"),
         ("and then", "open"),
+        ("Great. See you then.", "neutral"),  # "then" goes on only after a connective
+        ("My number is 4", "open"),  # a number being dictated
+        ("Move the dentist to 5.", "neutral"),  # a time: as "at nine"
         ("Sure, it is K O W", "open"),  # spelling
         ("um", "open"),
         ("It goes to 128 Maple Street,", "open"),

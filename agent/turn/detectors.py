@@ -153,8 +153,10 @@ class SmartTurnDetector:
 class HybridSettings(BaseModel):
     """The hybrid detector: smart-turn weighed against what the finals say.
 
-    Defaults from the ``agent eot-eval`` sweep on the bundled scenarios (the setting with the
-    lowest latency at no false cutoff).
+    Defaults from the ``agent eot-eval`` sweeps: of the settings with no false cutoff on the
+    bundled scenarios, the knee of their trade-off against false cutoffs on LibriSpeech's read
+    pauses (data the rules were not written on). The next faster one (655 -> 584 ms on the
+    scenarios) holds no unfinished sentence and cuts 61 % of those pauses instead of 39 %.
     """
 
     threshold: float = Field(0.975, description="P(complete) that ends a turn whose words are neutral")

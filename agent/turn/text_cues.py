@@ -26,7 +26,6 @@ _OPEN_ENDINGS = {
     "but",
     "so",
     "because",
-    "then",
     "if",
     "when",
     "while",
@@ -134,6 +133,11 @@ _OPEN_ENDINGS = {
     "extension",
     "dot",
 }
+# Words open only after a connective: "and then" goes on, "see you then" is done.
+_OPEN_AFTER_CONNECTIVE = {"then"}
+_CONNECTIVES = {"and", "or", "but", "so"}
+# A single number after these is a time or a quantity that ends the sentence: "move it to 5".
+_NUMBER_PREPOSITIONS = {"at", "to", "by", "until", "till", "around", "about", "from", "after", "before"}
 # Complete short answers.
 _CLOSED_ANSWERS = {
     "yes",
@@ -220,6 +224,10 @@ def _trailing_letters(words: list[str]) -> int:
     return count
 
 
+def _after_preposition(words: list[str]) -> bool:
+    return len(words) > 1 and words[-2] in _NUMBER_PREPOSITIONS
+
+
 _FLOOR_TAKING = {
     "wait",
     "hold",
@@ -248,11 +256,13 @@ def text_cue(text: str, cut_in: bool = False) -> Cue:
     phrase = " ".join(words)
     if words[-1] in _OPEN_ENDINGS and phrase not in _CLOSED_ANSWERS:
         return "open"
+    if words[-1] in _OPEN_AFTER_CONNECTIVE and len(words) > 1 and words[-2] in _CONNECTIVES:
+        return "open"
     if stripped.endswith((",", "-", "...", "…")):
         return "open"
     digits = _trailing_digits(words)
-    if digits == 1 and not words[-1].isdigit():
-        digits = 0  # one spoken number ends many sentences ("it opens at nine")
+    if digits == 1 and (not words[-1].isdigit() or _after_preposition(words)):
+        digits = 0  # one number ends many sentences ("it opens at nine", "move it to 5")
     if digits and len(words) == 1:
         return "closed"  # a bare number as the whole answer ("Two.", "415")
     if digits:
