@@ -56,6 +56,17 @@ def test_decide_weighs_the_acoustic_score_by_the_words() -> None:
     assert decide(0.0, "open", s.max_silence_s, s)  # the fallback
 
 
+def test_words_that_read_neutral_never_hold_a_turn_longer_than_an_unfinished_sentence() -> None:
+    s = HybridSettings(threshold=0.975, closed_threshold=0.2, open_threshold=0.9, open_min_silence_s=1.2)
+    for p in (0.5, 0.9, 0.95, 0.975, 0.99):
+        for silence in (0.3, 0.7, 1.1, 1.2, 1.6, 2.0):
+            if decide(p, "open", silence, s):
+                assert decide(p, "neutral", silence, s), (p, silence)
+            if decide(p, "neutral", silence, s):
+                assert decide(p, "closed", silence, s), (p, silence)
+    assert not decide(0.95, "neutral", 1.1, s) and decide(0.95, "neutral", 1.2, s)
+
+
 def test_hybrid_detector_checks_as_the_pause_grows_and_stops_after_firing() -> None:
     calls: list[int] = []
 
