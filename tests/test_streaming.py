@@ -183,6 +183,54 @@ def test_a_flush_reading_that_merges_new_words_into_committed_ones_is_not_used()
     assert scripted_flush(readings) == ["555.", "0123."]
 
 
+def test_a_flush_reading_that_swallows_new_words_into_a_committed_one_reads_the_tail_alone() -> None:
+    """Seen on the spelled-name scenario: "L" committed, then "S K I" said; the flush reading of
+    the whole buffer was one word "Lski." starting where "L" did, so not new, and "K I" were
+    lost. The audio after the committed "L" is read on its own instead, with "L." as the prompt."""
+    readings = iter(
+        [
+            [Word("L.", 0.1, 0.6)],
+            [Word("L.", 0.1, 0.6)],
+            [Word("L.", 0.1, 0.6)],
+            [Word("L.", 0.1, 0.6), Word("S.", 0.8, 1.0)],
+            [Word("Lski.", 0.1, 1.6)],  # the flush reading of the buffer
+            [Word("S", 0.2, 0.4), Word("-K", 0.5, 0.7), Word("-I.", 0.8, 1.0)],  # after 0.6 s only
+        ]
+    )
+    heard: list[tuple[float, str]] = []
+
+    def decode(audio: np.ndarray, prompt: str) -> WindowResult:
+        heard.append((round(len(audio) / SR, 2), prompt))
+        return WindowResult(next(readings), 0.01, -0.2, False)
+
+    rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=0.4, min_decode_s=0))
+    rec.speech_started()
+    committed = []
+    for k in range(1, 81):
+        rec.append(np.zeros(320, np.float32))
+        if rec.due(k * 0.02):
+            committed += rec.update().committed
+    committed += rec.finish(1.6).committed
+    assert [w.text for w in committed] == ["L.", "S", "-K", "-I."]
+    times = [(round(w.start, 2), round(w.end, 2)) for w in committed[1:]]
+    assert times == [(0.8, 1.0), (1.1, 1.3), (1.4, 1.6)]
+    assert heard[-1] == (1.0, "L.")
+
+
+def test_a_tail_read_alone_that_hears_no_more_than_the_partial_is_not_used() -> None:
+    """Seen on jfk: the flush reading dropped "country"; the tail read alone said "upgrade" over
+    the same audio. It adds nothing, so the partial "country" stands."""
+    readings = iter(
+        [
+            [Word("for", 0.1, 0.3), Word("your", 0.4, 0.6)],
+            [Word("for", 0.1, 0.3), Word("your", 0.4, 0.6), Word("country", 0.7, 1.1)],
+            [Word("for", 0.1, 0.3)],  # the flush reading drops words
+            [Word("upgrade.", 0.1, 0.5)],  # the audio after "your" (0.6 s), read alone
+        ]
+    )
+    assert scripted_flush(readings) == ["for", "your", "country"]
+
+
 def test_a_regular_reading_that_drops_words_is_not_used() -> None:
     """Seen on jfk: the last reading before the stop squeezed the buffer into fewer words, which
     emptied the tail, and the flush then had nothing left to make final ("country" lost)."""
@@ -192,6 +240,7 @@ def test_a_regular_reading_that_drops_words_is_not_used() -> None:
             [Word("for", 0.1, 0.3), Word("your", 0.4, 0.6), Word("country", 0.65, 1.1)],
             [Word("for", 0.1, 0.3), Word("your", 0.4, 0.6)],  # drops "country"
             [Word("for", 0.1, 0.3)],  # the flush reading is no better
+            [],  # nor is a reading of the audio after "for" alone
         ]
     )
 

@@ -30,6 +30,7 @@ from agent.events import Word
 from agent.media import SAMPLE_RATE
 
 _REACH_SLACK_S = 0.3
+_MIN_TAIL_S = 0.3  # less audio than this after the last committed word is not read alone
 
 Decode = Callable[[np.ndarray, str], WindowResult]
 """audio (16 kHz, from the buffer start), prompt -> words in seconds from the buffer start."""
@@ -114,6 +115,7 @@ class StreamingRecognizer:
         self._stopped_at = float("-inf")  # media time the last speech ended (none: a long pause)
         self._decoded_until = 0.0  # media time the latest hypothesis covers
         self._pending_stop: tuple[float, float] | None = None  # (VAD stop time, speech end)
+        self._onset = 0.0  # media time the latest speech began, less the pre-roll
         self.decodes = 0
 
     @property
@@ -149,6 +151,8 @@ class StreamingRecognizer:
     def speech_started(self) -> None:
         """The VAD heard speech: from now on the buffer grows (it holds the pre-roll already).
         A stop still settling is forgotten: the speaker went on."""
+        if not self._speaking:
+            self._onset = self.end_time - self._s.pre_roll_s
         self._speaking = True
         self._pending_stop = None
 
@@ -191,6 +195,10 @@ class StreamingRecognizer:
         went_on = speech_end - self._decoded_until > self._s.flush_decode_s
         if self._speaking and (went_on or self._agreement.partial):
             reading = self._hypothesis(final=True)
+            if not self._reaches(reading):
+                tail = self._tail_reading()
+                if tail and self._hears_more(tail):
+                    reading = tail
             if self._reaches(reading):
                 committed += self._agreement.insert(reading)
             else:  # times collapsed or words dropped: keep the tail, add what follows it by text
@@ -214,20 +222,49 @@ class StreamingRecognizer:
         reach = max((w.end for w in fresh), default=0.0)
         return not previous or reach >= previous[-1].end - _REACH_SLACK_S
 
-    def _hypothesis(self, final: bool = False) -> list[Word]:
+    def _hears_more(self, reading: list[Word]) -> bool:
+        """The reading's words go on past the partial's end (a new reading of the same words,
+        "country" read again as "upgrade", adds nothing and is not used)."""
+        partial = self._agreement.partial
+        end = partial[-1].end if partial else self._agreement.last_committed_end
+        return reading[-1].end > end + _REACH_SLACK_S
+
+    def _tail_reading(self) -> list[Word] | None:
+        """The final reading of only the audio after the last committed word (from the latest
+        speech onset, less the pre-roll, if that is later), with the committed words as the
+        prompt; None when there is too little of it to read.
+
+        For a final reading that merged new words into a committed one: with "L" committed
+        (6.0-7.6 s) and "S K I" said from 8.8 s, the buffer from 6.0 s read "Lski." (6.0-9.7 s),
+        a word that is not new by time, so "K I" would be lost::
+
+            buffer     |L.........|....|S..K.I|      reading: Lski.        (not new: dropped)
+            tail                       |S..K.I|      reading: SKI.         (new)
+                       6.0        7.6  8.0    9.7
+                                       ^onset less pre-roll
+        """
+        start = max(self._agreement.last_committed_end, self._onset)
+        if not self._start < start < self.end_time - _MIN_TAIL_S:
+            return None
+        return self._hypothesis(final=True, start=start)
+
+    def _hypothesis(self, final: bool = False, start: float | None = None) -> list[Word]:
+        """A reading of the buffer, or of its audio after media time ``start``."""
         self.decodes += 1
         self._decoded_until = self.end_time
-        result = (self._final_decode if final else self._decode)(self._audio, self._prompt())
+        offset = self._start if start is None else start
+        audio = self._audio[round((offset - self._start) * SAMPLE_RATE) :]
+        result = (self._final_decode if final else self._decode)(audio, self._prompt(offset))
         s = self._s
         if result.no_speech_prob > s.no_speech_threshold and result.avg_logprob < s.logprob_threshold:
             return []
-        words = [Word(w.text, self._start + w.start, self._start + w.end, w.p) for w in result.words]
+        words = [Word(w.text, offset + w.start, offset + w.end, w.p) for w in result.words]
         return drop_repeats(words)
 
-    def _prompt(self) -> str:
+    def _prompt(self, before: float) -> str:
         words: list[str] = []
-        for w in reversed(self._agreement.recent(80)):  # whole words before the buffer
-            if w.end > self._start + 1e-6:
+        for w in reversed(self._agreement.recent(80)):  # whole words before the audio read
+            if w.end > before + 1e-6:
                 continue
             if not self._s.prompt_across_pauses and w.start < self._context_start:
                 break
