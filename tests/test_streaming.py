@@ -118,22 +118,30 @@ def test_whisper_output_it_calls_non_speech_is_ignored() -> None:
     assert rec.finish(1.0).committed == []
 
 
-def scripted_flush(readings) -> list[str]:
-    """Feed 0.8 s of speech (a reading every 0.4 s), then a VAD stop at 1.5 s; each reading is the
-    next scripted word list. Returns the committed words."""
+def flush_with(
+    readings, speech_s: float = 0.8, stop: float = 1.5, heard: list[tuple[float, str]] | None = None
+) -> list[Word]:
+    """Feed ``speech_s`` of speech (a reading every 0.4 s), then a VAD stop at ``stop``; each
+    reading is the next scripted word list. Returns the committed words; ``heard`` collects the
+    seconds of audio and the prompt of each reading."""
 
     def decode(audio: np.ndarray, prompt: str) -> WindowResult:
+        if heard is not None:
+            heard.append((round(len(audio) / SR, 2), prompt))
         return WindowResult(next(readings), 0.01, -0.2, False)
 
     rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=0.4, min_decode_s=0))
     rec.speech_started()
     committed = []
-    for k in range(1, 41):
+    for k in range(1, round(speech_s / 0.02) + 1):
         rec.append(np.zeros(320, np.float32))
         if rec.due(k * 0.02):
             committed += rec.update().committed
-    committed += rec.finish(1.5).committed
-    return [w.text for w in committed]
+    return committed + rec.finish(stop).committed
+
+
+def scripted_flush(readings) -> list[str]:
+    return [w.text for w in flush_with(readings)]
 
 
 def test_a_flush_reading_that_drops_words_is_not_used() -> None:
@@ -198,19 +206,7 @@ def test_a_flush_reading_that_swallows_new_words_into_a_committed_one_reads_the_
         ]
     )
     heard: list[tuple[float, str]] = []
-
-    def decode(audio: np.ndarray, prompt: str) -> WindowResult:
-        heard.append((round(len(audio) / SR, 2), prompt))
-        return WindowResult(next(readings), 0.01, -0.2, False)
-
-    rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=0.4, min_decode_s=0))
-    rec.speech_started()
-    committed = []
-    for k in range(1, 81):
-        rec.append(np.zeros(320, np.float32))
-        if rec.due(k * 0.02):
-            committed += rec.update().committed
-    committed += rec.finish(1.6).committed
+    committed = flush_with(readings, speech_s=1.6, stop=1.6, heard=heard)
     assert [w.text for w in committed] == ["L.", "S", "-K", "-I."]
     times = [(round(w.start, 2), round(w.end, 2)) for w in committed[1:]]
     assert times == [(0.8, 1.0), (1.1, 1.3), (1.4, 1.6)]
