@@ -64,7 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         "--provider", choices=["assemblyai", "deepgram-nova", "deepgram-flux"], default="assemblyai"
     )
     f.add_argument("--runs", type=int, default=3, help="replays with drops per scenario (plus one stall)")
-    f.add_argument("--drop-every", default="5-10", metavar="MIN-MAX", help="seconds of audio between drops")
+    f.add_argument(
+        "--drop-every",
+        default="5-10",
+        metavar="MIN-MAX",
+        help="wall seconds from a session's start to its drop",
+    )
     f.add_argument("--stall-at", type=float, default=3.0, metavar="S", help="the stall run stalls here (s)")
     f.add_argument("--json", type=Path, help="write the figures here")
     f.add_argument(

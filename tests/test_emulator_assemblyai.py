@@ -31,9 +31,15 @@ def utterance(voice, text: str) -> np.ndarray:
 
 
 async def session(
-    replayer, audio: np.ndarray, api_key: str = "test-key", faults: Faults | None = None, **params: Any
+    replayer,
+    audio: np.ndarray,
+    api_key: str = "test-key",
+    faults: Faults | None = None,
+    realtime: bool = False,
+    **params: Any,
 ):
-    """Stream ``audio`` through the SDK to a fresh emulator; returns the events by type."""
+    """Stream ``audio`` through the SDK to a fresh emulator (as fast as it goes, or paced in real
+    time); returns the events by type."""
     faults = faults or Faults()
     emulator = AssemblyAIEmulator(replayer.models, replayer.settings, faults, api_key="test-key")
     got: dict[str, list[Any]] = {"Begin": [], "Turn": [], "Termination": [], "Error": []}
@@ -51,7 +57,7 @@ async def session(
         await client.connect(RealTimeParameters(sample_rate=SAMPLE_RATE, **params))
         for i in range(0, len(audio), CHUNK):
             await client.stream(to_pcm16(audio[i : i + CHUNK]))
-            await asyncio.sleep(0)
+            await asyncio.sleep(CHUNK / SAMPLE_RATE if realtime else 0)
         await client.disconnect(terminate=True)
     return got
 
@@ -92,8 +98,8 @@ def test_faults_reach_the_client_as_the_provider_would_send_them(replayer) -> No
     audio = np.zeros(4 * SAMPLE_RATE, np.float32)
     got = asyncio.run(session(replayer, audio, faults=Faults(error_at=1.0)))
     assert any("Emulated server error" in str(e) for e in got["Error"])
-    got = asyncio.run(session(replayer, audio, faults=Faults(drop_every=(1.0, 1.5))))
-    assert got["Termination"] == []  # the connection died without a goodbye
+    got = asyncio.run(session(replayer, audio, faults=Faults(drop_every=(1.0, 1.5)), realtime=True))
+    assert got["Termination"] == []  # the connection died 1-1.5 s in, without a goodbye
     assert got["Error"]  # and the SDK said so
 
 

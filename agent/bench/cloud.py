@@ -2,8 +2,8 @@
 
 For each scenario: one fault-free replay against the provider's emulator (in-process, on
 loopback) gives the reference, and ``words_as_local`` says whether its finals' words are those of
-the local path on the same scenario. Then ``runs`` replays with the connection dropped every
-MIN..MAX s of session audio (a different seed each), and one with a stall. Per run, by media time:
+the local path on the same scenario. Then ``runs`` replays with each session dropped MIN..MAX
+wall seconds after it opened (a different seed each), and one with a stall. Per run, by media time:
 
 - ``lost``: reference words that no final of the run overlaps in time;
 - ``doubled``: finals overlapping (by more than half) an earlier final of the same run;

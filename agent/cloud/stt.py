@@ -88,7 +88,7 @@ class CloudSttSettings(BaseModel):
     replay_max_s: float = Field(
         4.0,
         description="replay from no further back than this before the end of the last final (s): "
-        "a longer run is replayed from inside. Drops every few seconds of session audio end a "
+        "a longer run is replayed from inside. Drops every few seconds end a "
         "session that re-reads much more than that before it makes anything final (with 10 s, "
         "drops every 5-10 s lost the end of a 14 s utterance in all 7 runs on Nova-3)",
     )

@@ -18,7 +18,11 @@ def add_parser(sub: Any) -> None:
     e.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
     e.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
     e.add_argument("--api-key", help="accept only this key (default: any)")
-    e.add_argument("--drop-every", metavar="MIN-MAX", help="drop the connection every MIN..MAX s of audio")
+    e.add_argument(
+        "--drop-every",
+        metavar="MIN-MAX",
+        help="drop the connection MIN..MAX s (wall clock) into every session",
+    )
     e.add_argument("--drop-at", type=float, metavar="S", help="drop the connection once, at S s of audio")
     e.add_argument(
         "--drop-on-close", action="store_true", help="drop the connection once, when the client asks to close"

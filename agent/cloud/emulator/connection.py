@@ -6,9 +6,10 @@ all of them::
     greet() ──► messages
     binary audio ──► session.audio(pcm) (in a worker thread) ──► messages
     text command ──► session.command(json) ──► messages, and whether to go on
-    faults (media time of session audio): drop (abort, no close frame), error (the provider's
-    error message, then close), stall (stop answering, keep the socket), delay (every message);
-    a drop on close aborts at the client's close command instead of answering it
+    faults: drop (abort, no close frame; ``drop_every`` on a wall-clock timer from the handshake,
+    ``drop_at`` at a media time of session audio), error (the provider's error message, then
+    close), stall (stop answering, keep the socket), delay (every message); a drop on close aborts
+    at the client's close command instead of answering it
 """
 
 from __future__ import annotations
@@ -83,11 +84,14 @@ class Connection:
         self._session = session
         self._faults = faults
         self._bad_schema = bad_schema  # the provider's close code for a message it cannot read
-        self._drop_at = faults.next_drop()
+        self._lives_s = faults.next_drop()
 
     async def run(self) -> None:
-        await self._send_all(self._session.greet())
+        drop = None
+        if self._lives_s is not None:  # the line breaks on its own clock, whatever the audio
+            drop = asyncio.get_running_loop().call_later(self._lives_s, self._ws.transport.abort)
         try:
+            await self._send_all(self._session.greet())
             async for message in self._ws:
                 if isinstance(message, bytes):
                     if not await self._audio(message):
@@ -96,12 +100,15 @@ class Connection:
                     return
         except ConnectionClosed:
             return
+        finally:
+            if drop is not None:
+                drop.cancel()
 
     async def _audio(self, pcm: bytes) -> bool:
         session, faults = self._session, self._faults
         await self._send_all(await asyncio.to_thread(session.audio, pcm))
         t = session.audio_s
-        if (self._drop_at is not None and t >= self._drop_at) or faults.take_drop(t):
+        if faults.take_drop(t):
             self._ws.transport.abort()  # no close frame: a dropped network
             return False
         if faults.take_error(t):

@@ -1,6 +1,7 @@
-"""Fault injection for the protocol emulators, decided on the session's media time.
+"""Fault injection for the protocol emulators.
 
-    --drop-every MIN-MAX   close the connection abruptly at a random time every MIN..MAX s
+    --drop-every MIN-MAX   close the connection abruptly MIN..MAX s (wall clock) after it opened,
+                           every session: a line that breaks at random times
     --drop-at S            close it abruptly once, at S s of audio
     --drop-on-close        close it abruptly once, when the client asks to close (CloseStream,
                            Terminate), before the last results: the end of a call on a bad line
@@ -8,8 +9,12 @@
     --delay-ms N           hold every message N ms before sending it
     --error-at S           at S s send the provider's error message and close
 
-Times are seconds of audio received in the session, so a fault hits the same spot of the audio
-whatever the client's speed. Random drop times come from a seeded generator: repeatable.
+A network breaks on its own clock, whatever the audio: ``--drop-every`` counts wall seconds from
+the handshake, so a client that replays a backlog faster than real time can get through it before
+the next drop (counted in seconds of audio, a backlog longer than the drop interval would never be
+read through). The one-time faults (``--drop-at``, ``--stall-at``, ``--error-at``) count seconds of
+audio received in the session, so that they hit the same spot of the audio whatever the client's
+speed. Random drop intervals come from a seeded generator: the same series every run.
 """
 
 from __future__ import annotations
@@ -32,9 +37,9 @@ def parse_range(text: str) -> tuple[float, float]:
 
 @dataclass
 class Faults:
-    """What to break, and when (seconds of session audio). A stall, an error, ``drop_at`` and
-    ``drop_on_close`` happen once per server (the first session to reach that time, or to be
-    closed); ``drop_every`` drops happen in every session."""
+    """What to break, and when. A stall, an error, ``drop_at`` and ``drop_on_close`` happen once
+    per server (the first session to reach that many seconds of audio, or to be closed);
+    ``drop_every`` drops happen in every session, that many wall seconds after it opened."""
 
     drop_every: tuple[float, float] | None = None
     drop_at: float | None = None
@@ -53,7 +58,7 @@ class Faults:
         self._rng = random.Random(self.seed)
 
     def next_drop(self) -> float | None:
-        """When the session starting now drops (s of its audio), or None."""
+        """How long the session opening now lives (wall seconds), or None."""
         return self._rng.uniform(*self.drop_every) if self.drop_every else None
 
     def take_stall(self, t: float) -> bool:
