@@ -388,3 +388,35 @@ def test_an_end_of_turn_clears_the_replay_only_once_the_speech_was_heard(
     connected = [e for e in timeline.events if e["type"] == "stt_connection" and e["state"] == "connected"]
     assert len(connected) == 2
     assert (connected[1]["replay_from"] <= 1.0) == replayed
+
+
+def test_a_replay_asks_to_finalise_where_the_live_stream_did(replayer) -> None:
+    """The client asks Nova to finalise at each VAD stop, and the server flushes its reading
+    there. The link drops in the dictation's second pause: the new session gets the replayed
+    audio with a Finalize at each point of it where the lost session got one, so that it can
+    read the replay as the live stream was read."""
+    from agent.bench.cloud import final_words, same_audio
+    from agent.cloud.emulator.deepgram_nova import DeepgramNovaEmulator
+
+    path = ROOT / "scenarios" / "04_phone_number.yaml"
+    settings = same_audio(replayer.settings, path)
+    emulator = DeepgramNovaEmulator(replayer.models, settings, Faults(drop_at=8.45))
+
+    async def run():
+        async with serve(emulator.handle, "127.0.0.1", 0, process_request=emulator.process_request) as srv:
+            url = f"ws://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+            cloud = settings.model_copy(update={"stt": "deepgram-nova", "stt_url": url})
+            return await Replayer(cloud, realtime=True, models=replayer.models).run(load_scenario(path))
+
+    events = asyncio.run(run()).timeline.events
+    offset = [e["replay_from"] for e in events if e["type"] == "stt_connection" and e["state"] == "connected"]
+    assert len(offset) == 2 and len(emulator.commands) == 2
+    lost, new = (
+        [t + start for t, kind in c if kind == "Finalize"]
+        for c, start in zip(emulator.commands, offset, strict=True)
+    )
+    replayed = [t for t in lost if t > offset[1]]
+    assert len(replayed) == 2  # the stops after "415" and after "555"
+    assert new[: len(replayed)] == pytest.approx(replayed, abs=1e-6)
+    local = asyncio.run(Replayer(settings, models=replayer.models).run(load_scenario(path)))
+    assert final_words(events) == final_words(local.timeline.events)

@@ -136,6 +136,7 @@ class CloudSTTProcessor(FrameProcessor):
         self._offset = 0.0  # media time of the current session's first sample
         self._uncovered: float | None = None  # onset of speech no final has reached yet
         self._speech: list[Utterance] = []  # the VAD's utterances in the buffer
+        self._finalize_at: list[float] = []  # media times of the finalise requests (VAD stops)
         self._partial: tuple[Word, ...] = ()  # the current session's latest partial (media time)
         self._dropped: tuple[Word, ...] = ()  # the furthest partial of sessions lost mid-turn
         self._recovered = False  # the last final was made by agreement, not by the provider
@@ -179,8 +180,11 @@ class CloudSTTProcessor(FrameProcessor):
             if self._speech:
                 self._speech[-1].end = float(frame.metadata.get("edge", self.now))
             self._speaking = False
-            if self._provider is not None and self._s.finalize_on_vad_stop:
-                await self._safely(self._provider.finalize())
+            if self._s.finalize_on_vad_stop:
+                start = self._buffer.start_time
+                self._finalize_at = [t for t in self._finalize_at if t > start] + [self.now]
+                if self._provider is not None:
+                    await self._safely(self._provider.finalize())
         elif isinstance(frame, EndFrame):
             await self._shutdown()
         await self.push_frame(frame, direction)
@@ -246,15 +250,25 @@ class CloudSTTProcessor(FrameProcessor):
             return
 
     async def _replay(self, provider: Provider) -> None:
-        """Send the new session what finals do not cover yet. Audio keeps arriving meanwhile, so
-        loop until caught up; the caller goes live with no await in between."""
+        """Send the new session what finals do not cover yet, with a finalise request at each
+        point of it where one was due live (sent to a lost session, or due while none was up): a
+        provider that flushes on request then reads the replay as the live stream was read.
+        Audio keeps arriving meanwhile, so loop until caught up; the caller goes live with no
+        await in between."""
         self._offset = sent = max(on_grid(self._buffer.start_time, up=True), self._replay_from())
         while self.now - sent > 1e-9:
             end = self.now
-            backlog = self._buffer.slice(sent, end)
-            for i in range(0, len(backlog), SAMPLE_RATE // 10):
-                await provider.send(to_pcm16(backlog[i : i + SAMPLE_RATE // 10]))
+            for t in [t for t in self._finalize_at if sent < t <= end]:
+                await self._send(provider, sent, t)
+                await provider.finalize()
+                sent = t
+            await self._send(provider, sent, end)
             sent = end
+
+    async def _send(self, provider: Provider, start: float, end: float) -> None:
+        backlog = self._buffer.slice(start, end)
+        for i in range(0, len(backlog), SAMPLE_RATE // 10):
+            await provider.send(to_pcm16(backlog[i : i + SAMPLE_RATE // 10]))
 
     def _replay_from(self) -> float:
         """Where a new session starts (see :mod:`agent.cloud.replay_point`)."""

@@ -191,6 +191,8 @@ class AssemblyAIEmulator:
         self._api_key = api_key
         self.sessions = 0
         """Connections accepted so far."""
+        self.commands: list[list[tuple[float, str]]] = []
+        """Per connection, the commands it took: (seconds of its audio before each, type)."""
 
     async def handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
@@ -211,4 +213,6 @@ class AssemblyAIEmulator:
             await ws.close(4000, "Sample rate must be a positive integer")
             return
         self.sessions += 1
-        await Connection(ws, session, self._faults, bad_schema=4101).run()
+        connection = Connection(ws, session, self._faults, bad_schema=4101)
+        self.commands.append(connection.commands)
+        await connection.run()

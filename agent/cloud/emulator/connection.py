@@ -85,6 +85,8 @@ class Connection:
         self._faults = faults
         self._bad_schema = bad_schema  # the provider's close code for a message it cannot read
         self._lives_s = faults.next_drop()
+        self.commands: list[tuple[float, str]] = []
+        """Each command taken: (seconds of session audio before it, its type)."""
 
     async def run(self) -> None:
         drop = None
@@ -125,6 +127,7 @@ class Connection:
             message = json.loads(text)
             if not isinstance(message, dict) or "type" not in message:
                 raise ValueError("no type")
+            self.commands.append((self._session.audio_s, str(message["type"])))
             out, go_on = await asyncio.to_thread(self._session.command, message)
         except (ValueError, KeyError, TypeError):
             await self._ws.close(self._bad_schema, "Endpoint received a message with an invalid schema")

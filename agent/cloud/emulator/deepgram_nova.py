@@ -222,6 +222,8 @@ class DeepgramEmulator:
         self._session = session
         self.sessions = 0
         """Connections accepted so far."""
+        self.commands: list[list[tuple[float, str]]] = []
+        """Per connection, the commands it took: (seconds of its audio before each, type)."""
 
     def process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         if urlparse(request.path).path.rstrip("/") != self._path:
@@ -236,7 +238,9 @@ class DeepgramEmulator:
         query = {k: v[-1] for k, v in parse_qs(urlparse(ws.request.path).query).items()}
         session = self._session(self._models, self._settings, query)
         self.sessions += 1
-        await Connection(ws, session, self._faults, bad_schema=1008).run()
+        connection = Connection(ws, session, self._faults, bad_schema=1008)
+        self.commands.append(connection.commands)
+        await connection.run()
 
 
 DeepgramNovaEmulator = DeepgramEmulator
