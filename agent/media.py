@@ -84,6 +84,14 @@ def from_pcm16(pcm: bytes) -> np.ndarray:
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
+def back_to_pcm16(audio: np.ndarray) -> bytes:
+    """The PCM bytes :func:`from_pcm16` made ``audio`` from, exactly (float32 holds every
+    int16 / 32768). :func:`to_pcm16` scales by 32767 and truncates, so a second round trip
+    through it moves most samples by one step: audio sent again (a replay to a new session)
+    would not be the audio sent the first time."""
+    return np.clip(np.round(np.asarray(audio) * 32768.0), -32768, 32767).astype("<i2").tobytes()
+
+
 def speech_bounds(
     audio: np.ndarray, rate: int = SAMPLE_RATE, floor_db: float = -45.0, frame_ms: float = 10.0
 ) -> tuple[int, int]:

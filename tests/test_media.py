@@ -10,7 +10,15 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.media import SAMPLE_RATE, AudioError, AudioHistory, load_audio, speech_bounds
+from agent.media import (
+    SAMPLE_RATE,
+    AudioError,
+    AudioHistory,
+    back_to_pcm16,
+    from_pcm16,
+    load_audio,
+    speech_bounds,
+)
 
 from .conftest import ROOT
 
@@ -94,3 +102,9 @@ def test_the_media_grid_is_whole_chunks_and_vad_windows() -> None:
     assert GRID_SAMPLES % 320 == 0 and GRID_SAMPLES % 512 == 0
     assert on_grid(0.5) == 0.48 and on_grid(0.5, up=True) == 0.64
     assert on_grid(0.64) == on_grid(0.64, up=True) == 0.64
+
+
+def test_audio_from_pcm_goes_back_to_the_same_pcm() -> None:
+    """A replay sends buffered audio again: it must be the very bytes sent the first time."""
+    pcm = np.arange(-32768, 32768, dtype="<i2").tobytes()
+    assert back_to_pcm16(from_pcm16(pcm)) == pcm

@@ -11,13 +11,14 @@ wall seconds after it opened (a different seed each), and one with a stall. Per 
   counts the runs that read unlike the local path as well: the fault-free run is one real-time
   run, in which the user's next turn starts when the bot is done, which may be another point of
   the media grid than at full speed; a fragile reading can flip with no fault at all, as 02's
-  "round 730" did to "round seven 30" in one of two fault-free Nova runs). The client replays whole runs of
-  speech from a point on the media grid and the emulators read a run on its own, so a
+  "round 730" did to "round seven 30" in one of two fault-free Nova runs). The client replays
+  whole runs of speech from a point on the media grid, the same PCM bytes with its finalise
+  requests where the live stream had them, and the emulators read a run on its own, so a
   reconnection alone changes no word, unless the run reaches further back than
-  ``cloud.replay_max_s`` before the last final, or the session before was brief (``cloud.brief_s``)
-  and the replay carries no context. What can also change them is a different conversation: a reconnect delays
-  finals, so the bot may reply later, over the user's next words; with echo in the scenario, the
-  microphone then holds other echo.
+  ``cloud.replay_max_s`` before the last final, or the session before was brief
+  (``cloud.brief_s``) and the replay carries no context. What can also change them is a
+  different conversation: a reconnect delays finals, so the bot may reply later, over the user's
+  next words; with echo in the scenario, the microphone then holds other echo.
 
 Reconnect time runs from the ``reconnecting`` event to the next ``connected`` one (the replays
 are paced in real time, so media time is wall time).

@@ -19,8 +19,9 @@ Staying up::
 
 Replaying whole runs of speech (:mod:`agent.cloud.replay_point`) gives the provider the same
 audio it heard the first time, context included, from a point on the media grid
-(:func:`agent.media.on_grid`) rather than a cut into a word: a recogniser that reads a run on its
-own (our emulators) then reads it the same way.
+(:func:`agent.media.on_grid`) rather than a cut into a word, with a finalise request (Finalize,
+ForceEndTurn, ForceEndpoint) at each point of it where the live stream had one: a recogniser that
+reads a run on its own and flushes on request (our emulators) then reads it the same way.
 
 A provider whose words become final only at the end of a turn (Flux) would never finalise a turn
 longer than a session lives; for it, what the lost session's last partial and the new session's
@@ -59,7 +60,7 @@ from agent.cloud.tape import TapeWriter
 from agent.events import Final, Timeline, Word
 from agent.frames import AsrFlushedFrame, MediaClockFrame, NativeTurnFrame, stamp
 from agent.latency import Stage
-from agent.media import SAMPLE_RATE, AudioHistory, from_pcm16, on_grid, to_pcm16
+from agent.media import SAMPLE_RATE, AudioHistory, back_to_pcm16, from_pcm16, on_grid
 
 _COVER_SLACK_S = 0.3
 """A final ending this close before the VAD's end of speech covers that speech (the VAD's edge is
@@ -268,7 +269,7 @@ class CloudSTTProcessor(FrameProcessor):
     async def _send(self, provider: Provider, start: float, end: float) -> None:
         backlog = self._buffer.slice(start, end)
         for i in range(0, len(backlog), SAMPLE_RATE // 10):
-            await provider.send(to_pcm16(backlog[i : i + SAMPLE_RATE // 10]))
+            await provider.send(back_to_pcm16(backlog[i : i + SAMPLE_RATE // 10]))
 
     def _replay_from(self) -> float:
         """Where a new session starts (see :mod:`agent.cloud.replay_point`)."""
