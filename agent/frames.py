@@ -46,6 +46,15 @@ class AsrFlushedFrame(DataFrame):
 
 
 @dataclass
+class RecogniserLinkFrame(DataFrame):
+    """A cloud recogniser's link went down (``up`` False: its finals will be late) or came back
+    with ``backlog_s`` of audio replayed to the new session, still to be read."""
+
+    up: bool = True
+    backlog_s: float = 0.0
+
+
+@dataclass
 class VoiceWindowFrame(SystemFrame):
     """The VAD's speech probability for the window ending at media time ``t`` (``dt`` long)."""
 

@@ -77,6 +77,27 @@ def test_a_recogniser_that_never_answers_is_waited_for_at_most_final_wait_max() 
     assert events[0].text == "partly heard"
 
 
+def test_finals_are_waited_for_while_a_cloud_link_is_down_and_its_replay_is_read() -> None:
+    """Silence says done at 2.5; the link drops at 2.3 and is back at 4.0 with 3 s of audio
+    replayed: no timeout while down, and the 1 s wait runs from 4.0 + 3.0."""
+    c = controller(wait=1.0)
+    c.speech_started(0.7, 0.5)
+    c.speech_stopped(2.2, 2.0)
+    c.recogniser_link(2.3, up=False)
+    assert ticks(c, 2.2, 4.0) == []
+    c.recogniser_link(4.0, up=True, backlog_s=3.0)
+    assert ticks(c, 4.0, 7.9) == []
+    c.final(Final(words("hello there", 0.5, 2.0), audio_end=2.2))
+    assert [(e.kind, round(e.t, 2), e.text) for e in ticks(c, 7.9, 8.5)] == [("turn_end", 7.9, "hello there")]
+    c.speech_started(9.2, 9.0)  # a later turn whose recogniser never answers: waited for as usual
+    c.final(Final(words("partly heard", 9.0, 9.5), audio_end=9.5))
+    c.speech_stopped(10.2, 10.0)
+    events = ticks(c, 10.2, 13.0)
+    assert [(e.kind, round(e.t, 2), e.extra) for e in events] == [
+        ("turn_end", 11.5, {"finals_timed_out": True})
+    ]
+
+
 def test_resumed_speech_cancels_the_pause() -> None:
     c = controller()
     c.speech_started(0.7, 0.5)

@@ -58,7 +58,7 @@ from agent.cloud.recovery import agreed_words, fresh_words, longer
 from agent.cloud.replay_point import ReplayRules, Utterance, replay_from
 from agent.cloud.tape import TapeWriter
 from agent.events import Final, Timeline, Word
-from agent.frames import AsrFlushedFrame, MediaClockFrame, NativeTurnFrame, stamp
+from agent.frames import AsrFlushedFrame, MediaClockFrame, NativeTurnFrame, RecogniserLinkFrame, stamp
 from agent.latency import Stage
 from agent.media import SAMPLE_RATE, AudioHistory, back_to_pcm16, from_pcm16, on_grid
 
@@ -152,6 +152,7 @@ class CloudSTTProcessor(FrameProcessor):
         self._connected_at = 0.0
         self._failures = 0
         self._closing: set[asyncio.Task[None]] = set()
+        self._link_news: list[RecogniserLinkFrame] = []  # link changes to tell the turn logic
         self.stage = Stage("asr")
         """Live-time model of this processor's compute (the provider's is in its arrival times)."""
         self.reconnects: list[float] = []
@@ -240,6 +241,7 @@ class CloudSTTProcessor(FrameProcessor):
             self._last_message = self._connected_at = time.monotonic()
             if self.reconnects or self._failures:
                 self.reconnects.append(time.monotonic() - began)
+                self._tell_link(up=True, backlog_s=self.now - self._offset)
             self._timeline.add(
                 "stt_connection",
                 self.now,
@@ -293,6 +295,7 @@ class CloudSTTProcessor(FrameProcessor):
         if provider.finals_at_turn_end:
             self._dropped, self._partial = longer(self._dropped, self._partial), ()
         self._timeline.add("stt_connection", self.now, state="reconnecting", reason=reason)
+        self._tell_link(up=False)
         self._task = asyncio.create_task(self._connect(first=False))
         self._closing.add(asyncio.create_task(self._close_quietly(provider)))
 
@@ -310,7 +313,17 @@ class CloudSTTProcessor(FrameProcessor):
         self._timeline.add("stt_connection", self.now, state="down", reason=reason)
         self._closing.add(asyncio.create_task(self.push_error(reason)))
 
+    def _tell_link(self, up: bool, backlog_s: float = 0.0) -> None:
+        """Queue a link change for the turn logic (pushed with the next media tick): while the
+        link is down, and while a replay is read, finals are late for a known reason."""
+        frame = RecogniserLinkFrame(up=up, backlog_s=backlog_s)
+        stamp(frame, self.now)
+        self._link_news.append(frame)
+
     async def _drain(self, t: float) -> None:
+        news, self._link_news = self._link_news, []
+        for frame in news:
+            await self.push_frame(frame)
         if self._provider is not None:
             await self._take_events(self._provider, t)
 

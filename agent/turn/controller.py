@@ -10,7 +10,8 @@ media time, and asked on every tick what happens now::
 
 A turn ends at the first tick where (1) some detector said the current pause ends the turn,
 (2) the finals cover the user's speech up to the pause (``audio_end >= speech_end``), or
-``final_wait_max_s`` after (1) if the recogniser never reports back, and (3) no voice is coming
+``final_wait_max_s`` after (1) if the recogniser never reports back (longer while a cloud
+recogniser reconnects: :meth:`TurnController.recogniser_link`), and (3) no voice is coming
 in right now (the VAD confirms a restart only ``start_secs`` after it began). Partial transcripts are
 never an input. A turn whose finals hold no word (a cough, a door) is discarded, not ended, and
 so is a backchannel ("mm-hmm", "right") said while the bot was talking, or a reading with more
@@ -100,6 +101,8 @@ class TurnController:
         self._eager_text: str | None = None  # the text an eager end was sent with, this pause
         self._voice_since: float | None = None  # a voiced run of VAD windows is under way
         self._heard_until: float | None = None  # end of the last VAD window (None: no windows fed)
+        self._link_down = False  # the recogniser's link is down: its finals will be late
+        self._caught_up_at = 0.0  # when a backlog replayed after a reconnect has surely been read
 
     @property
     def in_turn(self) -> bool:
@@ -142,6 +145,20 @@ class TurnController:
             self._done = None
             for d in self._detectors:
                 d.reset()
+
+    def recogniser_link(self, t: float, up: bool, backlog_s: float = 0.0) -> None:
+        """The recogniser's link to its provider went down at ``t``, or came back with
+        ``backlog_s`` of audio replayed to read again. Finals are late for a known reason then:
+        the wait for them does not run while the link is down, and runs ``final_wait_max_s``
+        from the time the backlog could have been read at real-time speed::
+
+            link     ==up==|..... down .....|up, backlog 6 s ..........................
+            wait           (not running)                      t+6 s |-- final_wait_max_s --|
+            a turn ends as soon as the finals cover its speech, whatever the wait
+        """
+        self._link_down = not up
+        if up:
+            self._caught_up_at = max(self._caught_up_at, t + backlog_s)
 
     def false_alarm(self, onset: float, t: float) -> list[TurnEvent]:
         """Barge-in found that the sound since ``onset`` was no turn: drop every word from it
@@ -202,8 +219,9 @@ class TurnController:
                     )
                 )
         if self._done is not None and self._voice_since is None:
-            waited = now - self._done.t
-            if not self.pending_final or waited >= self._settings.final_wait_max_s - _EPS:
+            waited = now - max(self._done.t, self._caught_up_at)
+            timed_out = not self._link_down and waited >= self._settings.final_wait_max_s - _EPS
+            if not self.pending_final or timed_out:
                 events.append(self._end_turn(now, speech_end, self._done, timed_out=self.pending_final))
         return events
 

@@ -30,6 +30,7 @@ from agent.frames import (
     FalseAlarmFrame,
     MediaClockFrame,
     NativeTurnFrame,
+    RecogniserLinkFrame,
     VoiceWindowFrame,
     live_time,
     media_time,
@@ -99,6 +100,8 @@ class TurnProcessor(FrameProcessor):
         elif isinstance(frame, AsrFlushedFrame):
             self._flush_live = max(self._flush_live, live_time(frame))
             self._controller.flushed(frame.audio_end)
+        elif isinstance(frame, RecogniserLinkFrame):
+            self._controller.recogniser_link(media_time(frame), frame.up, frame.backlog_s)
         await self.push_frame(frame, direction)
         if isinstance(frame, MediaClockFrame):
             for event in self._controller.tick(frame.t):
