@@ -53,6 +53,16 @@ def test_a_last_final_squeezed_to_no_duration_is_not_passed_on_twice() -> None:
     assert texts(fresh_words(replayed, after=9.94, last=last)) == ["router"]
 
 
+def test_a_squeezed_last_final_read_again_a_little_later_is_not_passed_on_twice() -> None:
+    """Seen on Flux after a stall: "what is on my" agreed with "my" at 1.86-1.86; the next
+    agreed reading had "my" at 1.92-2.12, and "my my calendar" was passed on."""
+    last = Word("my", 1.86, 1.86)
+    replayed = (Word("my", 1.92, 2.12), Word("calendar", 2.22, 2.44))
+    assert texts(fresh_words(replayed, after=1.86, last=last)) == ["calendar"]
+    whole = Word("my", 1.70, 1.86)  # a last word with its own length: a later "my" is new
+    assert texts(fresh_words(replayed, after=1.86, last=whole)) == ["my", "calendar"]
+
+
 def test_punctuation_and_case_do_not_matter_but_times_do() -> None:
     dropped = reading("Hello, there. How are")
     current = reading("hello there how are you doing")

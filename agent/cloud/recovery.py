@@ -73,10 +73,17 @@ _SAME_TIME_S = 0.01
 
 
 def _read_again(word: Word, last: Word) -> bool:
-    """``word`` is ``last`` read again: its text starting before ``last`` ended (or as it ended:
-    a reading squeezed at the end of a dropped session's audio can give ``last`` no duration), or
-    over half of ``last``'s time under it."""
-    if norm(word.text) == norm(last.text) and word.start < last.end + _SAME_TIME_S:
+    """``word`` is ``last`` read again: its text starting before ``last`` ended (or as it ended),
+    or over half of ``last``'s time under it. A reading squeezed at the end of its audio can give
+    ``last`` no duration, and then where it really ended is not known: the same text starting
+    within ``SAME_START_S`` of it is the same word::
+
+        last final   ... on  my|               "my" 1.86-1.86 (squeezed)
+        next reading ... on    my  calendar    "my" 1.92-2.12: the same word, not "my my"
+    """
+    squeezed = last.end - last.start < _SAME_TIME_S
+    reach = SAME_START_S if squeezed else _SAME_TIME_S
+    if norm(word.text) == norm(last.text) and word.start < last.end + reach:
         return True
     overlap = min(word.end, last.end) - max(word.start, last.start)
     return overlap > 0.5 * (last.end - last.start)
