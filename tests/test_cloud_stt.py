@@ -420,3 +420,20 @@ def test_a_replay_asks_to_finalise_where_the_live_stream_did(replayer) -> None:
     assert new[: len(replayed)] == pytest.approx(replayed, abs=1e-6)
     local = asyncio.run(Replayer(settings, models=replayer.models).run(load_scenario(path)))
     assert final_words(events) == final_words(local.timeline.events)
+
+
+def test_a_turn_waits_for_the_finals_of_a_reconnecting_recogniser(replayer, write, local_words) -> None:
+    """The link drops just after the first question, before its last words are final. With a
+    wait for finals far shorter than a reconnect (50 ms), the turn would end on the words heard
+    so far; the recogniser tells the turn logic its link is down and then how much it replayed,
+    so the turn ends on the whole question, once its finals are in."""
+    path = write("two_turns.yaml", SCENARIO)
+    local = asyncio.run(Replayer(replayer.settings, models=replayer.models).run(load_scenario(path)))
+    turn = replayer.settings.turn.model_copy(update={"final_wait_max_s": 0.05})
+    impatient = Replayer(replayer.settings.model_copy(update={"turn": turn}), models=replayer.models)
+    run, _ = asyncio.run(replay_on_emulator(impatient, path, Faults(drop_at=local.truth[0].end + 0.1)))
+    events = run.timeline.events
+    assert [e["state"] for e in events if e["type"] == "stt_connection"][:2] == ["connected", "reconnecting"]
+    ends = [e for e in events if e["type"] == "turn_end"]
+    assert not any(e.get("finals_timed_out") for e in ends)
+    assert words(events) == local_words
