@@ -30,6 +30,29 @@ def test_rttm_pauses_are_labelled_by_who_speaks_next() -> None:
     assert (10.0, 20.0, "eot", 9.0) in out
 
 
+def test_silences_inside_one_speakers_segment_are_holds() -> None:
+    segs = [(0.0, 10.0, "A"), (6.0, 6.5, "B"), (12.0, 13.0, "B")]
+    silences = [(2.0, 2.6), (4.0, 4.1), (5.8, 6.9), (9.5, 12.0)]
+    out = pauses(segs, file_end=20.0, silences=silences)
+    assert (2.0, 2.6, "hold", 0.0) in out  # inside A's segment, no one else: hold
+    assert not any(p[0] == 4.0 for p in out)  # 0.1 s: too short
+    assert not any(p[0] == 5.8 for p in out)  # B speaks in it: overlap, skipped
+    assert not any(p[0] == 9.5 for p in out)  # runs past A's segment: judged by the segments
+    assert (10.0, 12.0, "eot", 0.0) in out
+
+
+def test_a_written_manifest_reads_back_from_another_folder(tmp_path: Path) -> None:
+    from agent.eot.manifest import write_manifest
+
+    (tmp_path / "audio").mkdir()
+    sf.write(tmp_path / "audio" / "a.wav", np.zeros(16000, np.float32), 16000)
+    items = [Item(str(tmp_path / "audio" / "a.wav"), 0.2, 0.5, "hold", 0.0)]
+    (tmp_path / "out").mkdir()
+    write_manifest(items, tmp_path / "out" / "m.jsonl")
+    assert json.loads((tmp_path / "out" / "m.jsonl").read_text())["audio"] == "../audio/a.wav"
+    assert load_manifest(tmp_path / "out" / "m.jsonl") == items
+
+
 def test_manifest_errors_name_the_line(tmp_path: Path) -> None:
     sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
     good = {"audio": "a.wav", "pause_start": 0.2, "pause_end": 0.5, "label": "hold"}

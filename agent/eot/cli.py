@@ -11,7 +11,7 @@ from typing import Any
 import soundfile as sf
 
 from agent.eot.evaluate import DETECTORS, HOLD_SPAN_S, Evidence, gather, scored_holds, summarize, sweep
-from agent.eot.manifest import Item, ManifestError, from_rttm, from_utterances, load_manifest
+from agent.eot.manifest import Item, ManifestError, from_rttm, from_utterances, load_manifest, write_manifest
 from agent.options import add_set_option
 
 
@@ -41,7 +41,7 @@ def _items(args: argparse.Namespace) -> list[Item]:
     if args.from_utterances:
         items = from_utterances(args.from_utterances)
         if args.write_manifest:
-            args.write_manifest.write_text("".join(i.as_json() + "\n" for i in items))
+            write_manifest(items, args.write_manifest)
         return items
     if args.from_rttm:
         if not args.audio_dir:
@@ -49,7 +49,7 @@ def _items(args: argparse.Namespace) -> list[Item]:
         durations = {p.stem: sf.info(str(p)).duration for p in args.audio_dir.glob("*.wav")}
         items = from_rttm(args.from_rttm, args.audio_dir, durations)
         if args.write_manifest:
-            args.write_manifest.write_text("".join(i.as_json() + "\n" for i in items))
+            write_manifest(items, args.write_manifest)
         return items
     if not args.manifest:
         raise ManifestError("give a manifest, or --from-rttm RTTM --audio-dir DIR")

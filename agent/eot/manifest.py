@@ -10,17 +10,20 @@ pause runs to the next speaker or the end of the file.
 
 :func:`from_rttm` builds one from speaker segments: a silence inside one speaker's speech that
 the same speaker ends is ``hold``; one another speaker ends is ``eot``; pauses where someone else
-talks are skipped::
+talks are skipped. Silences inside one segment count too: an RTTM segment often spans a
+speaker's whole turn (28 s in one AMI excerpt), so the VAD finds the pauses inside it::
 
-    A  ====  ======.....        ====     A's pause ended by A: hold
-    B                  =====             A's pause ended by B: eot (turn_start: A's first ====)
+    A  ====  ==|..|==.....        ====   A's pause ended by A: hold (between or inside segments)
+    B                    =====           A's pause ended by B: eot (turn_start: A's first ====)
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -39,8 +42,18 @@ class Item:
     label: Literal["hold", "eot"]
     turn_start: float | None = None
 
-    def as_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v is not None})
+    def as_json(self, folder: Path | None = None) -> str:
+        """One manifest line; with ``folder``, an absolute audio path made relative to it."""
+        fields = {k: v for k, v in asdict(self).items() if v is not None}
+        if folder is not None and Path(self.audio).is_absolute():
+            fields["audio"] = os.path.relpath(self.audio, folder.resolve())
+        return json.dumps(fields)
+
+
+def write_manifest(items: list[Item], path: Path) -> None:
+    """Save items as a manifest. Absolute audio paths are written relative to the manifest's
+    folder; relative ones are taken to be relative to it already."""
+    path.write_text("".join(i.as_json(path.parent) + "\n" for i in items))
 
 
 class ManifestError(ValueError):
@@ -116,11 +129,24 @@ def _merge(segments: list[Segment]) -> list[Segment]:
     return sorted(out)
 
 
-def pauses(segments: list[Segment], file_end: float) -> list[tuple[float, float, str, float]]:
-    """(pause_start, pause_end, label, turn_start) for one file's segments."""
+Span = tuple[float, float]
+
+
+def pauses(
+    segments: list[Segment], file_end: float, silences: Sequence[Span] = ()
+) -> list[tuple[float, float, str, float]]:
+    """(pause_start, pause_end, label, turn_start) for one file's segments.
+
+    ``silences``: where the VAD hears no voice in the file. Those of at least ``MIN_HOLD_S``
+    that lie inside one speaker's segment, with no one else's segment over them, are holds.
+    """
     segs = _merge(segments)
     out = []
     for a, b, spk in segs:
+        for x, y in silences:
+            inside = a < x and y < b and y - x >= MIN_HOLD_S
+            if inside and not any(s != spk and p < y and x < q for p, q, s in segs):
+                out.append((x, y, "hold", _turn_start(segs, spk, a)))
         if b >= file_end - 0.05:
             continue  # cut off by the end of the excerpt, not a pause
         others = [(x, y) for x, y, s in segs if s != spk]
@@ -156,10 +182,12 @@ def from_rttm(rttm: Path, audio_dir: Path, durations: dict[str, float]) -> list[
     """Manifest items for every file of an RTTM whose audio is in ``audio_dir``."""
     items = []
     for name, segments in sorted(read_rttm(rttm).items()):
-        audio = audio_dir / f"{name}.wav"
+        audio = (audio_dir / f"{name}.wav").resolve()
         if name not in durations:
             continue
-        for start, end, label, turn_start in pauses(segments, durations[name]):
+        spans, _ = voice_spans(audio)
+        silences = [(end, nxt) for (_, end), (nxt, _) in itertools.pairwise(spans)]
+        for start, end, label, turn_start in sorted(pauses(segments, durations[name], silences)):
             kind: Literal["hold", "eot"] = "hold" if label == "hold" else "eot"
             items.append(Item(str(audio), round(start, 3), round(end, 3), kind, round(turn_start, 3)))
     return items
@@ -171,28 +199,34 @@ def from_utterances(files: list[Path]) -> list[Item]:
 
     Pauses shorter than ``MIN_HOLD_S`` are skipped, as in :func:`from_rttm`.
     """
-    from agent.media import SAMPLE_RATE, load_audio
-    from agent.vad import SileroVoice, VadSegmenter, VadSettings
-
     items = []
-    for path in files:
-        audio = load_audio(path)
-        voice = SileroVoice()
-        n = voice.window_samples
-        segmenter = VadSegmenter(VadSettings(), n / SAMPLE_RATE)
-        spans: list[list[float]] = []
-        for i in range(0, len(audio) - n + 1, n):
-            event = segmenter.feed((i + n) / SAMPLE_RATE, voice.confidence(audio[i : i + n]))
-            if event is not None and event.kind == "start":
-                spans.append([event.edge, len(audio) / SAMPLE_RATE])
-            elif event is not None and spans:
-                spans[-1][1] = event.edge
+    for path in (f.resolve() for f in files):
+        spans, file_end = voice_spans(path)
         if not spans:
             continue
         start = round(spans[0][0], 3)
         for (_, end), (nxt, _) in itertools.pairwise(spans):
             if nxt - end >= MIN_HOLD_S:
                 items.append(Item(str(path), round(end, 3), round(nxt, 3), "hold", start))
-        file_end = len(audio) / SAMPLE_RATE
         items.append(Item(str(path), round(spans[-1][1], 3), round(file_end, 3), "eot", start))
     return items
+
+
+def voice_spans(path: Path) -> tuple[list[Span], float]:
+    """The stretches of voice the live VAD finds in a recording, and its length (s)."""
+    from agent.media import SAMPLE_RATE, load_audio
+    from agent.vad import SileroVoice, VadSegmenter, VadSettings
+
+    audio = load_audio(path)
+    length = len(audio) / SAMPLE_RATE
+    voice = SileroVoice()
+    n = voice.window_samples
+    segmenter = VadSegmenter(VadSettings(), n / SAMPLE_RATE)
+    spans: list[Span] = []
+    for i in range(0, len(audio) - n + 1, n):
+        event = segmenter.feed((i + n) / SAMPLE_RATE, voice.confidence(audio[i : i + n]))
+        if event is not None and event.kind == "start":
+            spans.append((event.edge, length))
+        elif event is not None and spans:
+            spans[-1] = (spans[-1][0], event.edge)
+    return spans, length

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 import soundfile as sf
 from tqdm import tqdm
 
-from agent.eot.manifest import Item
+from agent.eot.manifest import Item, write_manifest
 from agent.media import SAMPLE_RATE
 from agent.replay.metrics import check, pool, score
 from agent.replay.runner import Replayer, ScenarioRun
@@ -50,7 +50,7 @@ def write_run(run: ScenarioRun, out: Path, figures: dict[str, Any]) -> None:
     )
     (folder / "report.html").write_text(page, encoding="utf-8")
     sf.write(folder / "mic.wav", run.user_audio, SAMPLE_RATE, subtype="PCM_16")
-    (folder / "eot_manifest.jsonl").write_text("".join(i.as_json() + "\n" for i in eot_items(run)))
+    write_manifest(eot_items(run), folder / "eot_manifest.jsonl")
 
 
 def eot_items(run: ScenarioRun) -> list[Item]:
@@ -140,7 +140,7 @@ async def replay_all(
         }
     summary = {"overall": overall, "scenarios": per}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "eot_manifest.jsonl").write_text("".join(i.as_json() + "\n" for i in manifest))
+    write_manifest(manifest, out / "eot_manifest.jsonl")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 
