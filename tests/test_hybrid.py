@@ -28,6 +28,12 @@ from agent.turn.text_cues import text_cue
         ("Two.", "closed"),
         ("That's right.", "closed"),
         ("What time does the pharmacy open tomorrow?", "closed"),
+        ("Can you tell me what time the pharmacy opens", "closed"),
+        ("I see. Can you tell me when it opens", "closed"),
+        ("Okay. Yes.", "closed"),
+        # How a turn ends is in its last sentence: this one asked first, then went on.
+        ("Can you remind me, I don't have to tick it until I finish. It only takes a minute.", "neutral"),
+        ("Okay. Okay. So, if you view it and let's see.", "neutral"),
         ("The pharmacy opens at nine.", "neutral"),
         ("I really like that", "neutral"),  # "that" ends sentences too
         ("I told her", "neutral"),

@@ -269,8 +269,17 @@ def text_cue(text: str, cut_in: bool = False) -> Cue:
         return "closed" if digits in _COMPLETE_NUMBER_LENGTHS or digits > 11 else "open"
     if _trailing_letters(words) >= 1:
         return "open"  # spelling a word out, letter by letter
-    if phrase in _CLOSED_ANSWERS:
+    last = _words(_last_sentence(stripped))
+    sentence = " ".join(last)
+    if sentence in _CLOSED_ANSWERS:
         return "closed"
-    if stripped.endswith("?") or (_QUESTION_START.match(phrase) and len(words) >= 3):
+    if stripped.endswith("?") or (_QUESTION_START.match(sentence) and len(last) >= 3):
         return "closed"
     return "neutral"
+
+
+def _last_sentence(text: str) -> str:
+    """The text after its last sentence break: how a turn ends is in its last sentence ("Can you
+    remind me, I don't have to tick it. It takes a while." asks nothing at its end)."""
+    pieces = [p for p in re.split(r"(?<=[.?!])\s+", text) if _words(p)]
+    return pieces[-1] if pieces else text
