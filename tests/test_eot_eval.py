@@ -173,3 +173,19 @@ def test_hybrid_grid_holds_every_smart_turn_setting() -> None:
         want = [fire(e) for e in evidence]
         candidates = hybrid[(s["delay_s"], recheck, s["fallback_s"])]
         assert any([f(e) for e in evidence] == want for f in candidates), s
+
+
+def test_smart_turn_grid_holds_every_hybrid_setting_that_ignores_the_words() -> None:
+    """A fair comparison: whatever the hybrid gains over smart-turn comes from the words, not from
+    acoustic settings only its grid has."""
+    from agent.eot.evaluate import hybrid_configs, smart_turn_configs
+
+    acoustic = {
+        (s["threshold"], s["delay_s"], None if s["recheck_s"] == 10.0 else s["recheck_s"], s["max_silence_s"])
+        for s, _ in hybrid_configs()
+        if s["closed_threshold"] == s["open_threshold"] == s["threshold"]
+        and s["open_min_silence_s"] <= s["delay_s"]
+        and s["score_lead_s"] == 0.0
+    }
+    alone = {(s["threshold"], s["delay_s"], s["recheck_s"], s["fallback_s"]) for s, _ in smart_turn_configs()}
+    assert acoustic <= alone

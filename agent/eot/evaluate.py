@@ -129,11 +129,18 @@ def silence_configs() -> list[Config]:
     return [({"threshold_s": th}, partial(_silence_fire, threshold=th)) for th in thresholds]
 
 
+# The acoustic knobs both smart-turn and the hybrid sweep, so that the words are all that the
+# hybrid adds: a model threshold, the silence before the first check, when to check again (None:
+# once per pause) and the silence after which the turn ends anyway.
+THRESHOLDS = (0.05, 0.1, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.985)
+DELAYS_S = (0.2, 0.3, 0.4)
+RECHECKS_S = (None, 0.4)
+GIVE_UP_S = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
+
+
 def smart_turn_configs() -> list[Config]:
     out: list[Config] = []
-    for th, recheck, fallback, delay in itertools.product(
-        (0.05, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95), (None, 0.4), (0.5, 1.0, 1.5, 2.5, 3.0), (0.2, 0.3, 0.4)
-    ):
+    for th, recheck, fallback, delay in itertools.product(THRESHOLDS, RECHECKS_S, GIVE_UP_S, DELAYS_S):
         fire = partial(_smart_turn_fire, threshold=th, checks=_checks(delay, recheck), fallback=fallback)
         out.append(({"threshold": th, "recheck_s": recheck, "fallback_s": fallback, "delay_s": delay}, fire))
     return out
@@ -155,13 +162,13 @@ def hybrid_configs() -> list[Config]:
     }
     seen: set[tuple[float, ...]] = set()
     for th, closed, open_th, open_min, max_s, recheck, delay, lead in itertools.product(
-        (0.05, 0.1, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.985),
+        THRESHOLDS,
         (0.2, 0.4, 0.6, None),  # None: as the threshold
         (None, 0.9, 0.99, 1.01),  # 1.01: an unfinished sentence waits for max_silence_s
         (0.1, 0.8, 1.2, 1.6, 2.0),
-        (0.5, 1.0, 1.5, 2.0, 2.5, 3.0),
-        (0.4, 10.0),  # 10 s: one check per pause, as Pipecat does
-        (0.2, 0.3, 0.4),
+        GIVE_UP_S,
+        [10.0 if r is None else r for r in RECHECKS_S],  # 10 s: one check per pause, as Pipecat
+        DELAYS_S,
         (0.0, 0.1),  # 0: the model reads the audio at the check, as smart-turn alone does
     ):
         s = HybridSettings(
