@@ -37,6 +37,8 @@ from agent.turn.text_cues import text_cue
         ("The pharmacy opens at nine.", "neutral"),
         ("I really like that", "neutral"),  # "that" ends sentences too
         ("I told her", "neutral"),
+        ("That's pretty straightforward, I think you'll", "open"),  # a subject and its auxiliary
+        ("We've", "open"),
         ("", "neutral"),
     ],
 )
