@@ -11,7 +11,7 @@ pause runs to the next speaker or the end of the file.
 :func:`from_rttm` builds one from speaker segments: a silence inside one speaker's speech that
 the same speaker ends is ``hold``; one another speaker ends is ``eot``; pauses where someone else
 talks are skipped. Silences inside one segment count too: an RTTM segment often spans a
-speaker's whole turn (28 s in one AMI excerpt), so the VAD finds the pauses inside it::
+speaker's whole turn (29 s in one AMI excerpt), so the VAD finds the pauses inside it::
 
     A  ====  ==|..|==.....        ====   A's pause ended by A: hold (between or inside segments)
     B                    =====           A's pause ended by B: eot (turn_start: A's first ====)
