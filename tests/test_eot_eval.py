@@ -150,6 +150,12 @@ def test_eot_eval_end_to_end_on_a_cut_sentence(voice, tmp_path: Path) -> None:
     again = tmp_path / "again.json"
     assert main(["eot-eval", "--evidence", str(out), "--json", str(again)]) == 0
     assert json.loads(again.read_text())["detectors"] == result["detectors"]
+    # ... and reads each transcript's cue again with today's rules, not the recorded cue.
+    stale = json.loads(out.read_text())
+    stale["pauses"][0]["cue"] = "closed"
+    out.write_text(json.dumps(stale))
+    assert main(["eot-eval", "--evidence", str(out), "--json", str(again)]) == 0
+    assert json.loads(again.read_text())["pauses"][0]["cue"] == "open"
 
 
 def test_hybrid_grid_holds_every_smart_turn_setting() -> None:

@@ -13,6 +13,7 @@ import soundfile as sf
 from agent.eot.evaluate import DETECTORS, HOLD_SPAN_S, Evidence, gather, scored_holds, summarize, sweep
 from agent.eot.manifest import Item, ManifestError, from_rttm, from_utterances, load_manifest, write_manifest
 from agent.options import add_set_option
+from agent.turn.text_cues import text_cue
 
 
 def add_parser(sub: Any) -> None:
@@ -115,7 +116,10 @@ def eot_eval(args: argparse.Namespace) -> int:
 
 
 def load_evidence(path: Path) -> tuple[list[Evidence], float]:
-    """The evidence a previous ``--json`` recorded (its ``pauses``), to sweep again for free."""
+    """The evidence a previous ``--json`` recorded (its ``pauses``), to sweep again for free.
+
+    The model's scores and the transcripts are taken as recorded; each transcript's cue is read
+    again with today's text rules, so a change to them is measured without running any model."""
     data = json.loads(path.read_text())
     if "pauses" not in data:
         raise ValueError(f"{path}: no 'pauses' in it; give the --json of an earlier eot-eval")
@@ -123,5 +127,5 @@ def load_evidence(path: Path) -> tuple[list[Evidence], float]:
     for p in data["pauses"]:
         item = Item(p["audio"], p["start"], p["end"], p["label"])
         scores = {float(k): float(v) for k, v in p["smart_turn"].items()}
-        out.append(Evidence(item, scores, p["text"], p["cue"]))
+        out.append(Evidence(item, scores, p["text"], text_cue(p["text"])))
     return out, float(data.get("smart_turn_ms_per_check", 0.0))
