@@ -437,3 +437,82 @@ def test_a_turn_waits_for_the_finals_of_a_reconnecting_recogniser(replayer, writ
     ends = [e for e in events if e["type"] == "turn_end"]
     assert not any(e.get("finals_timed_out") for e in ends)
     assert words(events) == local_words
+
+
+def test_an_end_of_turn_about_the_replayed_backlog_is_no_flush(replayer) -> None:
+    """The link drops during speech B, before its words are final. The new session is sent A
+    and B again, with a finalise request where each live stop had one, and first ends the turn
+    about A. That end is not a flush: taken as one, it let the turn end on "my number is 415 555"
+    while "00123" was still being read (AssemblyAI, 04_phone_number, drop seed 15). Its end
+    about B, once B's words are in, is one."""
+    from pipecat.frames.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
+
+    from agent.cloud.provider import CloudClosed, CloudTurn, CloudWords
+    from agent.cloud.stt import CloudSTTProcessor
+    from agent.events import Timeline, Word
+    from agent.frames import AsrFlushedFrame, media_time
+    from tests.drive import drive
+
+    a = (Word("my", 0.6, 0.9), Word("number", 0.9, 1.4))
+    b = (Word("0", 2.1, 2.5), Word("1", 2.5, 2.9))
+    first = _Scripted([(1.7, CloudWords(a, ())), (1.7, CloudTurn("end", 0)), (2.5, CloudClosed("dropped"))])
+    second = _Scripted(
+        [
+            (3.4, CloudWords(a, ())),  # the backlog read again, up to the replayed stop after A
+            (3.4, CloudTurn("end", 0)),
+            (4.0, CloudWords(b, ())),
+            (4.0, CloudTurn("end", 1)),
+        ]
+    )
+    sessions = [first, second]
+    plan = []
+    for onset, end in ((0.5, 1.5), (2.0, 3.0)):
+        started, stopped = VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame()
+        started.metadata["edge"], stopped.metadata["edge"] = onset, end
+        plan += [(onset, started), (end, stopped)]
+    timeline = Timeline()
+    fast = replayer.settings.cloud.model_copy(update={"backoff_first_s": 0.001, "brief_s": 0.0})
+    stt = CloudSTTProcessor(lambda: sessions.pop(0), fast, timeline, enable_direct_mode=True)
+    flushes = _collect(AsrFlushedFrame)
+    drive(_mic(plan), [stt, flushes], seconds=4.5)
+    assert [e["text"] for e in timeline.events if e["type"] == "final"] == ["my number", "0 1"]
+    assert [media_time(f) for f in flushes.frames] == pytest.approx([1.7, 4.0], abs=0.03)
+
+
+def test_the_turn_logic_hears_of_every_reconnect(replayer) -> None:
+    """Each lost session is a link down, and each new one a link up with its backlog, the first
+    reconnect too (it was left out, so after a first drop the wait for finals never ran again)."""
+    from agent.cloud.provider import CloudClosed
+    from agent.cloud.stt import CloudSTTProcessor
+    from agent.events import Timeline
+    from agent.frames import RecogniserLinkFrame
+    from tests.drive import drive
+
+    sessions = [_Scripted([(1.0, CloudClosed("dropped"))]), _Scripted([(2.0, CloudClosed("dropped"))])]
+    sessions.append(_Scripted([]))
+    timeline = Timeline()
+    fast = replayer.settings.cloud.model_copy(update={"backoff_first_s": 0.001})
+    stt = CloudSTTProcessor(lambda: sessions.pop(0), fast, timeline, enable_direct_mode=True)
+    links = _collect(RecogniserLinkFrame)
+    drive(_mic([]), [stt, links], seconds=3.0)
+    assert [f.up for f in links.frames] == [False, True, False, True]
+    assert all(f.backlog_s > 0 for f in links.frames if f.up)
+    assert len(stt.reconnects) == 2
+
+
+def _collect(kind: type):
+    """A processor that keeps the frames of type ``kind`` passing through it (in ``frames``)."""
+    from pipecat.processors.frame_processor import FrameProcessor
+
+    class Collect(FrameProcessor):
+        def __init__(self) -> None:
+            super().__init__(enable_direct_mode=True)
+            self.frames: list = []
+
+        async def process_frame(self, frame, direction) -> None:
+            await super().process_frame(frame, direction)
+            if isinstance(frame, kind):
+                self.frames.append(frame)
+            await self.push_frame(frame, direction)
+
+    return Collect()

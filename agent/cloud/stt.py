@@ -148,6 +148,7 @@ class CloudSTTProcessor(FrameProcessor):
         self._brief = False  # the last session was lost soon after going live, or made nothing final
         self._progress = False  # the current session has made a word final
         self._heard = 0.0  # media time the current session's words (final or partial) reach
+        self._replayed_to = 0.0  # media time up to which the current session was sent a backlog
         self._last_word: Word | None = None  # the last final word passed on
         self._speaking = False
         self._task: asyncio.Task[None] | None = None
@@ -155,6 +156,7 @@ class CloudSTTProcessor(FrameProcessor):
         self._last_message = time.monotonic()
         self._connected_at = 0.0
         self._failures = 0
+        self._sessions = 0  # sessions that went live
         self._closing: set[asyncio.Task[None]] = set()
         self._link_news: list[RecogniserLinkFrame] = []  # link changes to tell the turn logic
         self.stage = Stage("asr")
@@ -201,7 +203,7 @@ class CloudSTTProcessor(FrameProcessor):
         audio = from_pcm16(frame.audio)
         self._buffer.append(audio)
         if self._provider is None and self._task is None and not self._down:
-            self._task = asyncio.create_task(self._connect(first=not self.reconnects and not self._failures))
+            self._task = asyncio.create_task(self._connect(first=not self._sessions and not self._failures))
         elif self._provider is not None:
             stalled = time.monotonic() - self._last_message > self._s.stall_s
             if stalled:
@@ -243,7 +245,9 @@ class CloudSTTProcessor(FrameProcessor):
             self._progress = False
             self._heard = self._offset
             self._last_message = self._connected_at = time.monotonic()
-            if self.reconnects or self._failures:
+            self._replayed_to = 0.0
+            if self._sessions:
+                self._replayed_to = self.now
                 self.reconnects.append(time.monotonic() - began)
                 self._tell_link(up=True, backlog_s=self.now - self._offset)
             self._timeline.add(
@@ -253,6 +257,7 @@ class CloudSTTProcessor(FrameProcessor):
                 provider=provider.name,
                 replay_from=self._offset,
             )
+            self._sessions += 1
             self._task = None
             return
 
@@ -353,7 +358,7 @@ class CloudSTTProcessor(FrameProcessor):
                 )
                 out = NativeTurnFrame(kind=event.kind, index=event.index, confidence=event.confidence)
                 await self.push_frame(stamp(out, t))
-                if event.kind == "end":
+                if event.kind == "end" and self._end_is_about_now():
                     await self.push_frame(stamp(AsrFlushedFrame(audio_end=t), t))
                     if not self._speaking and self._heard_last_speech():
                         self._uncovered = None  # the provider made all speech so far final
@@ -368,6 +373,17 @@ class CloudSTTProcessor(FrameProcessor):
                     await self._lost(event.reason)
                 return None
         return None
+
+    def _end_is_about_now(self) -> bool:
+        """Whether the provider's end of turn means no final is pending for the audio sent so
+        far. Not while a new session may still be reading its backlog: the end is then about
+        older audio (a replayed finalise request), and as a flush it would end the turn before
+        the last speech is final. Past the backlog: its words reach the last speech or beyond::
+
+            live      ==A== stop ==B== stop  drop | new session: A, B replayed | live
+            session 2                               A end(A: no flush)  B end(B: flush)
+        """
+        return self._heard_last_speech() or self._heard >= self._replayed_to - 1e-9
 
     def _heard_last_speech(self) -> bool:
         """The session has sent words from inside the last speech, so its end of turn is about
