@@ -375,10 +375,8 @@ class CloudSTTProcessor(FrameProcessor):
         return None
 
     def _end_is_about_now(self) -> bool:
-        """Whether the provider's end of turn means no final is pending for the audio sent so
-        far. Not while a new session may still be reading its backlog: the end is then about
-        older audio (a replayed finalise request), and as a flush it would end the turn before
-        the last speech is final. Past the backlog: its words reach the last speech or beyond::
+        """The provider's end of turn means no final is pending, unless a new session may still
+        be reading its backlog (its words reach neither the last speech nor the replay's end)::
 
             live      ==A== stop ==B== stop  drop | new session: A, B replayed | live
             session 2                               A end(A: no flush)  B end(B: flush)
