@@ -246,7 +246,7 @@ class CloudSTTProcessor(FrameProcessor):
             self._heard = self._offset
             self._last_message = self._connected_at = time.monotonic()
             self._replayed_to = 0.0
-            if self._sessions:
+            if self._sessions or self._failures:  # a backlog built up while no session was live
                 self._replayed_to = self.now
                 self.reconnects.append(time.monotonic() - began)
                 self._tell_link(up=True, backlog_s=self.now - self._offset)
