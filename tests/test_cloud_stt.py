@@ -500,6 +500,40 @@ def test_the_turn_logic_hears_of_every_reconnect(replayer) -> None:
     assert len(stt.reconnects) == 2
 
 
+def test_a_session_that_read_its_backlog_again_keeps_the_context_of_the_next_replay(replayer) -> None:
+    """Speech A, B, C, with pauses short enough to be one run. The first session makes A and B
+    final and drops during C. The second is sent the run from before A, reads A and B again
+    (nothing new) and drops. It did read its backlog, so the third is sent the run again, context
+    included, not C alone: Nova-3's emulator read a bare "00123" as "0 1 2" (04, drop seed 15)."""
+    from pipecat.frames.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
+
+    from agent.cloud.provider import CloudClosed, CloudWords
+    from agent.cloud.stt import CloudSTTProcessor
+    from agent.events import Timeline, Word
+    from tests.drive import drive
+
+    a, b = (Word("my", 0.6, 0.9), Word("number", 0.9, 1.4)), (Word("is", 2.1, 2.9),)
+    first = _Scripted([(1.7, CloudWords(a, ())), (3.2, CloudWords(b, ())), (3.8, CloudClosed("dropped"))])
+    second = _Scripted([(4.2, CloudWords(a, ())), (4.3, CloudWords(b, ())), (4.6, CloudClosed("dropped"))])
+    sessions = [first, second, _Scripted([])]
+    plan = []
+    for onset, end in ((0.5, 1.5), (2.0, 3.0), (3.5, 4.5)):
+        started, stopped = VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame()
+        started.metadata["edge"], stopped.metadata["edge"] = onset, end
+        plan += [(onset, started), (end, stopped)]
+    timeline = Timeline()
+    fast = replayer.settings.cloud.model_copy(update={"backoff_first_s": 0.001, "brief_s": 0.0})
+    stt = CloudSTTProcessor(lambda: sessions.pop(0), fast, timeline, enable_direct_mode=True)
+    drive(_mic(plan), [stt], seconds=5.0)
+    starts = [
+        e["replay_from"]
+        for e in timeline.events
+        if e["type"] == "stt_connection" and e["state"] == "connected"
+    ]
+    assert len(starts) == 3 and starts[1] <= 0.5 and starts[2] <= 0.5
+    assert [e["text"] for e in timeline.events if e["type"] == "final"] == ["my number", "is"]
+
+
 def _collect(kind: type):
     """A processor that keeps the frames of type ``kind`` passing through it (in ``frames``)."""
     from pipecat.processors.frame_processor import FrameProcessor

@@ -63,8 +63,7 @@ from agent.latency import Stage
 from agent.media import SAMPLE_RATE, AudioHistory, back_to_pcm16, from_pcm16, on_grid
 
 _COVER_SLACK_S = 0.3
-"""A final ending this close before the VAD's end of speech covers that speech (the VAD's edge is
-a voiced window's end; a word's end is often a little earlier)."""
+"""A final ending this close before the VAD's end of speech covers it (a word ends before the edge)."""
 
 
 class CloudSttSettings(BaseModel):
@@ -97,10 +96,9 @@ class CloudSttSettings(BaseModel):
     )
     brief_s: float = Field(
         2.0,
-        description="a session lost this soon after going live, or before it made any word final, "
-        "was likely still reading its replay (a slow reader can take longer): the next replay "
-        "carries no context (only what no final covers), so that a link dropping every few "
-        "seconds still catches up (s)",
+        description="a session lost this soon after going live, or before its finals (new or read "
+        "again) reached the last final's end, was still reading its replay: the next replay has "
+        "no context (only what no final covers), so a link dropping every few seconds catches up (s)",
     )
     recover_lead_s: float = Field(
         3.0,
@@ -146,7 +144,7 @@ class CloudSTTProcessor(FrameProcessor):
         self._dropped: tuple[Word, ...] = ()  # the furthest partial of sessions lost mid-turn
         self._recovered = False  # the last final was made by agreement, not by the provider
         self._brief = False  # the last session was lost soon after going live, or made nothing final
-        self._progress = False  # the current session has made a word final
+        self._progress = False  # the current session's finals reached the last final's end
         self._heard = 0.0  # media time the current session's words (final or partial) reach
         self._replayed_to = 0.0  # media time up to which the current session was sent a backlog
         self._last_word: Word | None = None  # the last final word passed on
@@ -394,6 +392,8 @@ class CloudSTTProcessor(FrameProcessor):
     async def _words(self, event: CloudWords, t: float) -> None:
         # Replayed audio: a word mostly before the end of the last final was passed on already.
         fresh = fresh_words(event.final, self._covered + 1e-3, self._last_word)
+        if event.final and event.final[-1].end >= self._covered - _COVER_SLACK_S:
+            self._progress = True  # it read its backlog up to the last final
         await self._final(fresh, t)
         if fresh:
             # The provider finalised the turn itself. (An earlier turn read again in a replay
