@@ -445,8 +445,6 @@ def test_an_end_of_turn_about_the_replayed_backlog_is_no_flush(replayer) -> None
     about A. That end is not a flush: taken as one, it let the turn end on "my number is 415 555"
     while "00123" was still being read (AssemblyAI, 04_phone_number, drop seed 15). Its end
     about B, once B's words are in, is one."""
-    from pipecat.frames.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
-
     from agent.cloud.provider import CloudClosed, CloudTurn, CloudWords
     from agent.cloud.stt import CloudSTTProcessor
     from agent.events import Timeline, Word
@@ -465,11 +463,7 @@ def test_an_end_of_turn_about_the_replayed_backlog_is_no_flush(replayer) -> None
         ]
     )
     sessions = [first, second]
-    plan = []
-    for onset, end in ((0.5, 1.5), (2.0, 3.0)):
-        started, stopped = VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame()
-        started.metadata["edge"], stopped.metadata["edge"] = onset, end
-        plan += [(onset, started), (end, stopped)]
+    plan = _vad_plan(((0.5, 1.5), (2.0, 3.0)))
     timeline = Timeline()
     fast = replayer.settings.cloud.model_copy(update={"backoff_first_s": 0.001, "brief_s": 0.0})
     stt = CloudSTTProcessor(lambda: sessions.pop(0), fast, timeline, enable_direct_mode=True)
@@ -505,8 +499,6 @@ def test_a_session_that_read_its_backlog_again_keeps_the_context_of_the_next_rep
     final and drops during C. The second is sent the run from before A, reads A and B again
     (nothing new) and drops. It did read its backlog, so the third is sent the run again, context
     included, not C alone: Nova-3's emulator read a bare "00123" as "0 1 2" (04, drop seed 15)."""
-    from pipecat.frames.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
-
     from agent.cloud.provider import CloudClosed, CloudWords
     from agent.cloud.stt import CloudSTTProcessor
     from agent.events import Timeline, Word
@@ -516,11 +508,7 @@ def test_a_session_that_read_its_backlog_again_keeps_the_context_of_the_next_rep
     first = _Scripted([(1.7, CloudWords(a, ())), (3.2, CloudWords(b, ())), (3.8, CloudClosed("dropped"))])
     second = _Scripted([(4.2, CloudWords(a, ())), (4.3, CloudWords(b, ())), (4.6, CloudClosed("dropped"))])
     sessions = [first, second, _Scripted([])]
-    plan = []
-    for onset, end in ((0.5, 1.5), (2.0, 3.0), (3.5, 4.5)):
-        started, stopped = VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame()
-        started.metadata["edge"], stopped.metadata["edge"] = onset, end
-        plan += [(onset, started), (end, stopped)]
+    plan = _vad_plan(((0.5, 1.5), (2.0, 3.0), (3.5, 4.5)))
     timeline = Timeline()
     fast = replayer.settings.cloud.model_copy(update={"backoff_first_s": 0.001, "brief_s": 0.0})
     stt = CloudSTTProcessor(lambda: sessions.pop(0), fast, timeline, enable_direct_mode=True)
@@ -550,3 +538,15 @@ def _collect(kind: type):
             await self.push_frame(frame, direction)
 
     return Collect()
+
+
+def _vad_plan(spans: tuple[tuple[float, float], ...]) -> list:
+    """A script of the VAD's start and stop frames, with their edges, for speech at ``spans``."""
+    from pipecat.frames.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
+
+    plan: list = []
+    for onset, end in spans:
+        started, stopped = VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame()
+        started.metadata["edge"], stopped.metadata["edge"] = onset, end
+        plan += [(onset, started), (end, stopped)]
+    return plan
