@@ -15,8 +15,8 @@ wall seconds after it opened (a different seed each), and one with a stall. Per 
   whole runs of speech from a point on the media grid, the same PCM bytes with its finalise
   requests where the live stream had them, and the emulators read a run on its own, so a
   reconnection alone changes no word, unless the run reaches further back than
-  ``cloud.replay_max_s`` before the last final, or the session before was brief
-  (``cloud.brief_s``) and the replay carries no context. What can also change them is a
+  ``cloud.replay_max_s`` before the last final, or the session before was lost still reading
+  its replay (``cloud.brief_s``) and the replay carries no context. What can also change them is a
   different conversation: a reconnect delays finals, so the bot may reply later, over the user's
   next words; with echo in the scenario, the microphone then holds other echo.
 

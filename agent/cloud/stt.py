@@ -143,7 +143,7 @@ class CloudSTTProcessor(FrameProcessor):
         self._partial: tuple[Word, ...] = ()  # the current session's latest partial (media time)
         self._dropped: tuple[Word, ...] = ()  # the furthest partial of sessions lost mid-turn
         self._recovered = False  # the last final was made by agreement, not by the provider
-        self._brief = False  # the last session was lost soon after going live, or made nothing final
+        self._brief = False  # the last session was lost soon after going live, or still reading its replay
         self._progress = False  # the current session's finals reached the last final's end
         self._heard = 0.0  # media time the current session's words (final or partial) reach
         self._replayed_to = 0.0  # media time up to which the current session was sent a backlog
