@@ -32,12 +32,12 @@ SAME_START_S = 0.25
 
 
 def agreed_words(
-    dropped: Sequence[Word], current: Sequence[Word], after: float, last: Word | None = None
+    dropped: Sequence[Word], current: Sequence[Word], after: float, tail: Sequence[Word] = ()
 ) -> list[Word]:
     """Words of ``current`` that ``dropped`` read the same, in order from the first word after
     ``after`` (media time up to which finals exist), stopping at the first disagreement.
-    ``last``, the last final word, is not taken again when a reading re-times it to end later."""
-    old, new = fresh_words(dropped, after, last), fresh_words(current, after, last)
+    ``tail``, the last final words, are not taken again when a reading re-times them."""
+    old, new = fresh_words(dropped, after, tail), fresh_words(current, after, tail)
     if not old or not new or abs(old[-1].end - new[-1].end) < MIN_GAP_S:
         return []
     shorter = min(len(old), len(new)) - 1  # the shorter reading's last word is not taken
@@ -49,11 +49,13 @@ def agreed_words(
     return agreed
 
 
-def fresh_words(words: Sequence[Word], after: float, last: Word | None) -> list[Word]:
+def fresh_words(words: Sequence[Word], after: float, tail: Sequence[Word] = ()) -> list[Word]:
     """The words of a reading that are not final yet: those mostly after ``after`` (the end of
-    the last final), less a first word that is ``last`` (the last final word) read again after a
-    replay, re-timed to end later: the same text starting before it ended, or any text spanning
-    most of it::
+    the last final), less a first word that is the last final word (``tail[-1]``; ``tail`` holds
+    the last final words, oldest first) read again after a replay, re-timed to end later: the
+    same text starting before it ended, or any text spanning most of it, or the same text after
+    the same word as in the finals (the reading has one "the" after "restarted", as the finals
+    do: a second would need two)::
 
         last final   ...  great|                  (ends at 17.98)
         replayed     ...  gre|at  see you then    "great" 17.70-18.30: mostly after 17.98,
@@ -61,11 +63,24 @@ def fresh_words(words: Sequence[Word], after: float, last: Word | None) -> list[
         last final   ...  s  K|                   "K" 3.58-3.74
         replayed     ...  s  cha|os               "chaos" 3.58-3.96 spans all of "K": the same
                                                   sound read as another word, not a new one
+        last final   ...  restarted the|          "the" 9.86-9.92
+        next reading ...  restarted  |the router  "the" 9.94-10.10, after "restarted": the same
     """
-    fresh = [w for w in words if (w.start + w.end) / 2 > after]
-    if fresh and last is not None and _read_again(fresh[0], last):
+    first = next((i for i, w in enumerate(words) if (w.start + w.end) / 2 > after), len(words))
+    fresh = list(words[first:])
+    if fresh and tail and (_read_again(fresh[0], tail[-1]) or _same_place(words, first, tail)):
         fresh = fresh[1:]
     return fresh
+
+
+def _same_place(words: Sequence[Word], i: int, tail: Sequence[Word]) -> bool:
+    """``words[i]`` has the last final word's text and follows, in its reading, a word read over
+    the final word before that one, with that word's text."""
+    if i == 0 or len(tail) < 2 or norm(words[i].text) != norm(tail[-1].text):
+        return False
+    before, final_before = words[i - 1], tail[-2]
+    overlap = min(before.end, final_before.end) - max(before.start, final_before.start)
+    return norm(before.text) == norm(final_before.text) and overlap > 0
 
 
 _SAME_TIME_S = 0.01

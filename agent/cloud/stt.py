@@ -147,7 +147,7 @@ class CloudSTTProcessor(FrameProcessor):
         self._progress = False  # the current session's finals reached the last final's end
         self._heard = 0.0  # media time the current session's words (final or partial) reach
         self._replayed_to = 0.0  # media time up to which the current session was sent a backlog
-        self._last_word: Word | None = None  # the last final word passed on
+        self._tail: tuple[Word, ...] = ()  # the last two final words passed on
         self._speaking = False
         self._task: asyncio.Task[None] | None = None
         self._down = False
@@ -169,7 +169,7 @@ class CloudSTTProcessor(FrameProcessor):
     @property
     def _covered(self) -> float:
         """Media time up to which finals have been passed on."""
-        return self._last_word.end if self._last_word is not None else 0.0
+        return self._tail[-1].end if self._tail else 0.0
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -391,7 +391,7 @@ class CloudSTTProcessor(FrameProcessor):
 
     async def _words(self, event: CloudWords, t: float) -> None:
         # Replayed audio: a word mostly before the end of the last final was passed on already.
-        fresh = fresh_words(event.final, self._covered + 1e-3, self._last_word)
+        fresh = fresh_words(event.final, self._covered + 1e-3, self._tail)
         if event.final and event.final[-1].end >= self._covered - _COVER_SLACK_S:
             self._progress = True  # it read its backlog up to the last final
         await self._final(fresh, t)
@@ -402,7 +402,7 @@ class CloudSTTProcessor(FrameProcessor):
         self._partial = event.partial
         if self._dropped and event.partial:
             await self._final(
-                agreed_words(self._dropped, event.partial, self._covered, self._last_word), t, recovered=True
+                agreed_words(self._dropped, event.partial, self._covered, self._tail), t, recovered=True
             )
         if event.partial:
             text = " ".join(w.text for w in event.partial)
@@ -414,7 +414,7 @@ class CloudSTTProcessor(FrameProcessor):
         (see :mod:`agent.cloud.recovery`), not by the provider."""
         if not words:
             return
-        self._recovered, self._last_word = recovered, words[-1]
+        self._recovered, self._tail = recovered, (*self._tail, *words)[-2:]
         self._progress = True
         last = self._speech[-1] if self._speech else None
         if last is not None and last.end is not None and self._covered >= last.end - _COVER_SLACK_S:
