@@ -168,16 +168,16 @@ def test_hybrid_grid_holds_every_smart_turn_setting() -> None:
     offsets = [round(0.1 * k, 1) for k in range(1, 31)]
     evidence = [
         Evidence(Item("x.wav", 1.0, 2.0, "hold"), {d: float(rng.random()) for d in offsets}, "", cue)
-        for cue in ("open", "closed", "neutral")
+        for cue in ("open", "closed", "question", "neutral")
         for _ in range(4)
     ]
     hybrid = {}
     for s, fire in hybrid_configs():
-        hybrid.setdefault((s["delay_s"], s["recheck_s"], s["max_silence_s"]), []).append(fire)
+        hybrid.setdefault((s["threshold"], s["delay_s"], s["recheck_s"], s["max_silence_s"]), []).append(fire)
     for s, fire in smart_turn_configs():
         recheck = 10.0 if s["recheck_s"] is None else s["recheck_s"]
         want = [fire(e) for e in evidence]
-        candidates = hybrid[(s["delay_s"], recheck, s["fallback_s"])]
+        candidates = hybrid[(s["threshold"], s["delay_s"], recheck, s["fallback_s"])]
         assert any([f(e) for e in evidence] == want for f in candidates), s
 
 
@@ -189,7 +189,7 @@ def test_smart_turn_grid_holds_every_hybrid_setting_that_ignores_the_words() -> 
     acoustic = {
         (s["threshold"], s["delay_s"], None if s["recheck_s"] == 10.0 else s["recheck_s"], s["max_silence_s"])
         for s, _ in hybrid_configs()
-        if s["closed_threshold"] == s["open_threshold"] == s["threshold"]
+        if s["closed_threshold"] == s["question_threshold"] == s["open_threshold"] == s["threshold"]
         and s["open_min_silence_s"] <= s["delay_s"]
         and s["score_lead_s"] == 0.0
     }

@@ -27,9 +27,9 @@ from agent.turn.text_cues import text_cue
         ("Yes.", "closed"),
         ("Two.", "closed"),
         ("That's right.", "closed"),
-        ("What time does the pharmacy open tomorrow?", "closed"),
-        ("Can you tell me what time the pharmacy opens", "closed"),
-        ("I see. Can you tell me when it opens", "closed"),
+        ("What time does the pharmacy open tomorrow?", "question"),
+        ("Can you tell me what time the pharmacy opens", "question"),
+        ("I see. Can you tell me when it opens", "question"),
         ("Okay. Yes.", "closed"),
         # How a turn ends is in its last sentence: this one asked first, then went on.
         ("Can you remind me, I don't have to tick it until I finish. It only takes a minute.", "neutral"),
@@ -39,6 +39,12 @@ from agent.turn.text_cues import text_cue
         ("I told her", "neutral"),
         ("That's pretty straightforward, I think you'll", "open"),  # a subject and its auxiliary
         ("We've", "open"),
+        ("And then I", "open"),  # a subject with no verb yet
+        ("So we", "open"),
+        ("So do I.", "neutral"),  # the verb came first
+        ("Neither can we", "neutral"),
+        ("She is taller than he", "neutral"),
+        ("I told them", "neutral"),  # an object pronoun ends sentences
         ("", "neutral"),
     ],
 )
@@ -50,12 +56,19 @@ def test_floor_taking_words_are_open_only_when_the_user_cut_in() -> None:
     assert text_cue("Wait.", cut_in=True) == "open"
     assert text_cue("No, hold on.", cut_in=True) == "open"
     assert text_cue("No.", cut_in=False) == "closed"  # an answer to a yes/no question
-    assert text_cue("Wait, what about holidays?", cut_in=True) == "closed"
+    assert text_cue("Wait, what about holidays?", cut_in=True) == "question"
 
 
 def test_decide_weighs_the_acoustic_score_by_the_words() -> None:
-    s = HybridSettings(threshold=0.9, closed_threshold=0.3, open_threshold=0.95, open_min_silence_s=1.2)
+    s = HybridSettings(
+        threshold=0.9,
+        closed_threshold=0.3,
+        question_threshold=0.5,
+        open_threshold=0.95,
+        open_min_silence_s=1.2,
+    )
     assert decide(0.4, "closed", 0.2, s)  # "yes." with a middling score: done at once
+    assert not decide(0.4, "question", 0.2, s) and decide(0.5, "question", 0.2, s)
     assert not decide(0.8, "neutral", 0.2, s)
     assert decide(0.92, "neutral", 0.2, s)
     assert not decide(0.99, "open", 0.6, s)  # "my number is" never ends early
@@ -72,6 +85,7 @@ def test_words_that_read_neutral_never_hold_a_turn_longer_than_an_unfinished_sen
                 assert decide(p, "neutral", silence, s), (p, silence)
             if decide(p, "neutral", silence, s):
                 assert decide(p, "closed", silence, s), (p, silence)
+                assert decide(p, "question", silence, s), (p, silence)
     assert not decide(0.95, "neutral", 1.1, s) and decide(0.95, "neutral", 1.2, s)
 
 

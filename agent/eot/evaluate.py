@@ -135,7 +135,7 @@ def silence_configs() -> list[Config]:
 THRESHOLDS = (0.05, 0.1, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.985)
 DELAYS_S = (0.2, 0.3, 0.4)
 RECHECKS_S = (None, 0.4)
-GIVE_UP_S = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
+GIVE_UP_S = (0.5, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0)
 
 
 def smart_turn_configs() -> list[Config]:
@@ -150,44 +150,39 @@ def hybrid_configs() -> list[Config]:
     """The hybrid's grid. It holds smart-turn's own settings too (closed and open thresholds
     equal to the threshold, open sentences not held): the words can only add to the model."""
     out: list[Config] = []
-    keys = {
-        "threshold",
-        "closed_threshold",
-        "open_threshold",
-        "open_min_silence_s",
-        "max_silence_s",
-        "recheck_s",
-        "delay_s",
-        "score_lead_s",
-    }
     seen: set[tuple[float, ...]] = set()
-    for th, closed, open_th, open_min, max_s, recheck, delay, lead in itertools.product(
+    checks: dict[tuple[float, float], list[float]] = {}
+    answer_thresholds = (0.2, 0.4, 0.6, None)  # None: as the threshold
+    for th, closed, question, open_th, open_min, max_s, recheck, delay, lead in itertools.product(
         THRESHOLDS,
-        (0.2, 0.4, 0.6, None),  # None: as the threshold
-        (None, 0.9, 0.99, 1.01),  # 1.01: an unfinished sentence waits for max_silence_s
+        answer_thresholds,
+        answer_thresholds,
+        (None, 0.5, 0.9, 0.99, 1.01),  # 1.01: an unfinished sentence waits for max_silence_s
         (0.1, 0.8, 1.2, 1.6, 2.0),
         GIVE_UP_S,
         [10.0 if r is None else r for r in RECHECKS_S],  # 10 s: one check per pause, as Pipecat
         DELAYS_S,
         (0.0, 0.1),  # 0: the model reads the audio at the check, as smart-turn alone does
     ):
-        s = HybridSettings(
-            threshold=th,
-            closed_threshold=th if closed is None else min(closed, th),
-            open_threshold=th if open_th is None else open_th,
-            open_min_silence_s=open_min,
-            max_silence_s=max_s,
-            recheck_s=recheck,
-            delay_s=delay,
-            score_lead_s=lead,
-        )
-        key = tuple(float(v) for v in s.model_dump(include=keys).values())
+        settings = {
+            "threshold": th,
+            "closed_threshold": th if closed is None else min(closed, th),
+            "question_threshold": th if question is None else min(question, th),
+            "open_threshold": th if open_th is None else open_th,
+            "open_min_silence_s": open_min,
+            "max_silence_s": max_s,
+            "recheck_s": recheck,
+            "delay_s": delay,
+            "score_lead_s": lead,
+        }
+        key = tuple(settings.values())
         if key in seen:
             continue
         seen.add(key)
-        out.append(
-            (s.model_dump(include=keys), partial(_hybrid_fire, s=s, checks=_checks(s.delay_s, s.recheck_s)))
-        )
+        s = HybridSettings.model_construct(None, **settings)  # the grid's values are valid settings
+        if (delay, recheck) not in checks:
+            checks[delay, recheck] = _checks(delay, recheck)
+        out.append((settings, partial(_hybrid_fire, s=s, checks=checks[delay, recheck])))
     return out
 
 

@@ -161,8 +161,9 @@ class HybridSettings(BaseModel):
 
     threshold: float = Field(0.975, description="P(complete) that ends a turn whose words are neutral")
     closed_threshold: float = Field(
-        0.2, description="P(complete) enough when the words read as complete (a short answer)"
+        0.2, description="P(complete) enough when the words read as a complete short answer ('yes.')"
     )
+    question_threshold: float = Field(0.2, description="P(complete) enough when the words ask a question")
     open_threshold: float = Field(
         0.9, description="P(complete) needed when the words read as unfinished ('my number is')"
     )
@@ -187,13 +188,12 @@ class HybridSettings(BaseModel):
 class HybridDetector:
     """smart-turn on the audio, held back or let through by the words (see ``text_cues``)::
 
-        words read as   complete ("yes.", "what time is it?")  -> done if P >= closed_threshold
-                        neutral                                 -> done if P >= threshold, or
-                                                                   as an unfinished one
-                        unfinished ("...is 4 1 5", "and")       -> done only after
-                                                                   open_min_silence_s, if P >=
-                                                                   open_threshold
-        any             silence >= max_silence_s                -> done
+        words read as   a question ("what time is it?")   -> done if P >= question_threshold
+                        a short answer ("yes.", "okay.")  -> done if P >= closed_threshold
+                        neutral                           -> done if P >= threshold
+                        unfinished ("...is 4 1 5", "and") -> not on the score alone
+        any             silence >= open_min_silence_s     -> done if P >= open_threshold
+        any             silence >= max_silence_s          -> done
 
     Checked at ``delay_s`` of silence and again every ``recheck_s`` as the pause grows. The model
     reads the audio ``score_lead_s`` before each check, so that the decision, when due, costs
@@ -258,9 +258,8 @@ def decide(p: float, cue: Cue, silence: float, s: HybridSettings) -> bool:
     """The hybrid rule: is the turn over, given P(complete), the text cue and the silence?"""
     if silence >= s.max_silence_s - 1e-9:
         return True
-    if cue == "closed":
-        return p >= s.closed_threshold
     long_pause = silence >= s.open_min_silence_s - 1e-9 and p >= s.open_threshold
     if cue == "open":
         return long_pause
-    return p >= s.threshold or long_pause  # never harder to end than an unfinished sentence
+    bar = {"closed": s.closed_threshold, "question": s.question_threshold}.get(cue, s.threshold)
+    return p >= bar or long_pause  # never harder to end than an unfinished sentence

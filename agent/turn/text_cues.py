@@ -1,9 +1,16 @@
 """What the words so far say about whether the user is done: a few cheap, readable rules.
 
 ``text_cue(text)`` returns ``"open"`` when the sentence is grammatically unfinished (it ends in
-"and", "for", "the", "my number is", a digit group of an incomplete phone-number length, a
-spelled letter), ``"closed"`` when it is a complete short answer or a question, and
-``"neutral"`` otherwise. The hybrid detector weighs it against the acoustic model. English only.
+"and", "for", "the", "my number is", a subject pronoun with no verb after it, a digit group of
+an incomplete phone-number length, a spelled letter), ``"question"`` when it asks something,
+``"closed"`` when it is a complete short answer ("yes", "okay", a phone number), and
+``"neutral"`` otherwise.
+
+Questions and short answers are told apart because they hand the floor over differently. A
+question asks the listener to speak next. A short answer or acknowledgement often ends a turn
+too, but just as often opens the next sentence of the same speaker ("Okay. [pause] So the next
+thing is..."), so the hybrid may weigh it less. The hybrid detector weighs the cue against the
+acoustic model. English only.
 
 When the user cut in on the bot, words that only take the floor ("wait", "no", "hold on",
 "actually") are open too: "Wait, [pause] what about holidays?" is the usual shape of an
@@ -15,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-Cue = Literal["open", "closed", "neutral"]
+Cue = Literal["open", "closed", "question", "neutral"]
 
 # Words after which an English sentence cannot end (words that often end one, such as
 # "that", "this", "her" or "no", are left out).
@@ -151,6 +158,14 @@ _OPEN_ENDINGS = {
 # Words open only after a connective: "and then" goes on, "see you then" is done.
 _OPEN_AFTER_CONNECTIVE = {"then"}
 _CONNECTIVES = {"and", "or", "but", "so"}
+# A sentence cannot end on its subject ("...and then I", "so we"), unless an auxiliary or a
+# comparison comes before it: "so do I", "neither can we", "taller than he".
+_SUBJECT_PRONOUNS = {"i", "we", "they", "he", "she"}
+_BEFORE_A_FINAL_SUBJECT = {
+    *("do", "does", "did", "am", "is", "are", "was", "were", "have", "has", "had"),
+    *("can", "could", "will", "would", "shall", "should", "may", "might", "must"),
+    *("than", "as"),
+}
 # A single number after these is a time or a quantity that ends the sentence: "move it to 5".
 _NUMBER_PREPOSITIONS = {"at", "to", "by", "until", "till", "around", "about", "from", "after", "before"}
 # Complete short answers.
@@ -273,6 +288,8 @@ def text_cue(text: str, cut_in: bool = False) -> Cue:
         return "open"
     if words[-1] in _OPEN_AFTER_CONNECTIVE and len(words) > 1 and words[-2] in _CONNECTIVES:
         return "open"
+    if words[-1] in _SUBJECT_PRONOUNS and not (len(words) > 1 and words[-2] in _BEFORE_A_FINAL_SUBJECT):
+        return "open"
     if stripped.endswith((",", "-", "...", "…")):
         return "open"
     digits = _trailing_digits(words)
@@ -289,7 +306,7 @@ def text_cue(text: str, cut_in: bool = False) -> Cue:
     if sentence in _CLOSED_ANSWERS:
         return "closed"
     if stripped.endswith("?") or (_QUESTION_START.match(sentence) and len(last) >= 3):
-        return "closed"
+        return "question"
     return "neutral"
 
 
