@@ -67,14 +67,16 @@ def plot(detectors: Mapping[str, Mapping[str, Any]]) -> str:
     parts = _axes()
     for i, (name, d) in enumerate(detectors.items()):
         color = COLORS[i % len(COLORS)]
-        rows = [
-            r for r in d["sweep"] if r["false_cutoff_rate"] is not None and r["mean_latency_ms"] is not None
-        ]
-        for row in rows:  # (no rate without hold pauses: nothing to plot)
-            x, y = _px(row["mean_latency_ms"], row["false_cutoff_rate"])
-            tip = escape(
-                f"{name} {row['settings']}: {row['false_cutoff_rate']:.0%}, {row['mean_latency_ms']} ms"
-            )
+        # One dot per point reached: many settings land on the same one (a grid of 10^5 settings
+        # on 50 pauses reaches a few thousand), and its tip names the first and counts the rest.
+        points: dict[tuple[float, float], list[Any]] = {}
+        for r in d["sweep"]:  # (no rate without hold pauses: nothing to plot)
+            if r["false_cutoff_rate"] is not None and r["mean_latency_ms"] is not None:
+                points.setdefault((r["mean_latency_ms"], r["false_cutoff_rate"]), []).append(r["settings"])
+        for (latency, rate), settings in points.items():
+            x, y = _px(latency, rate)
+            more = f" and {len(settings) - 1} more settings" if len(settings) > 1 else ""
+            tip = escape(f"{name} {settings[0]}{more}: {rate:.0%}, {latency} ms")
             parts.append(
                 f'<circle cx="{x}" cy="{y}" r="2.5" fill="{color}" fill-opacity="0.35">'
                 f"<title>{tip}</title></circle>"
