@@ -147,8 +147,9 @@ def smart_turn_configs() -> list[Config]:
 
 
 def hybrid_configs() -> list[Config]:
-    """The hybrid's grid. It holds smart-turn's own settings too (closed and open thresholds
-    equal to the threshold, open sentences not held): the words can only add to the model."""
+    """The hybrid's grid. It holds smart-turn's own settings too (the short-answer, question and
+    open thresholds equal to the threshold, open sentences not held): the words can only add to
+    the model."""
     out: list[Config] = []
     seen: set[tuple[float, ...]] = set()
     checks: dict[tuple[float, float], list[float]] = {}
