@@ -42,9 +42,9 @@ def add_parser(sub: Any) -> None:
 
 
 def compare(args: argparse.Namespace) -> int:
+    from agent.models import Models
     from agent.replay.batch import replay_all
     from agent.replay.scenario import find_scenarios
-    from pipelines.local import Models
 
     names = [n.strip() for n in args.detectors.split(",") if n.strip()]
     available = LOCAL + (("native",) if (args.stt or "local") != "local" else ())

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipecat.frames.frames import DataFrame, Frame, SystemFrame
+from pipecat.frames.frames import DataFrame, Frame, OutputTransportMessageFrame, SystemFrame
 
 _T = "media_t"
 _T_LIVE = "live_t"
@@ -80,11 +80,6 @@ class NativeTurnFrame(SystemFrame):
 
 
 @dataclass
-class CancelSpeculationFrame(SystemFrame):
-    """The user went on after a likely end: drop the reply prepared for it."""
-
-
-@dataclass
 class FalseAlarmFrame(SystemFrame):
     """Sent upstream by barge-in: the user's sound since media time ``onset`` was no turn (a
     backchannel, a noise, an unreadable reading) and the bot went on; drop its words."""
@@ -98,6 +93,24 @@ class BotHeardFrame(SystemFrame):
 
     text: str = ""
     words: tuple[object, ...] = ()
+
+
+@dataclass
+class PlayoutMarkFrame(OutputTransportMessageFrame):
+    """Sent by the speaker after the audio of each word it plays on a transport that buffers
+    (Twilio): the transport tells back, with :class:`MarkPlayedFrame`, when the audio before it
+    has been played to the caller. ``message`` is ``{"mark": name}``."""
+
+    @property
+    def mark(self) -> str:
+        return str(self.message["mark"])
+
+
+@dataclass
+class MarkPlayedFrame(SystemFrame):
+    """The transport played the audio before the mark ``mark`` (Twilio's ``mark`` echo)."""
+
+    mark: str = ""
 
 
 def stamp(frame: Frame, t: float, t_live: float | None = None) -> Frame:

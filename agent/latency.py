@@ -10,6 +10,9 @@ stage that is still busy with the previous item delays the next one::
 
 :class:`Stage` keeps that queue for one stage; callers pass the live time their input became
 available (media time plus the upstream lag) and the measured compute seconds.
+
+In a live call (``live``) there is nothing to model: media time is the call's own clock and
+already holds every lag, so a stage only adds up its compute time.
 """
 
 from __future__ import annotations
@@ -22,14 +25,18 @@ from contextlib import contextmanager
 class Stage:
     """One pipeline stage modelled as a single server that processes items in order."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, live: bool = False) -> None:
         self.name = name
+        self.live = live
         self._busy_until = 0.0
         self.compute_seconds = 0.0
         """Total measured compute time of this stage (for the summary)."""
 
     def finish(self, ready_live: float, compute_s: float) -> float:
         """Live time the stage finishes an item whose input was ready at ``ready_live``."""
+        if self.live:
+            self.compute_seconds += compute_s
+            return ready_live
         start = max(ready_live, self._busy_until)
         self._busy_until = start + compute_s
         self.compute_seconds += compute_s

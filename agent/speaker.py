@@ -19,6 +19,18 @@ Everything played (silence included) is kept as the bot's output track, addresse
 so a replay can leak it back into the microphone (echo), the echo canceller can use it as its
 reference, and a report can draw it. Bot speaking frames go both ways: upstream processors (turn,
 barge-in) need to know when the bot talks.
+
+On a live transport (``output``) each tick's slot of bot audio also goes out as one
+``OutputAudioRawFrame`` (20 ms for 20 ms of microphone audio: paced by the caller's own audio),
+and a cancel pushes an ``InterruptionFrame`` so the transport drops what it still holds (Twilio:
+``clear``). A transport that buffers what it plays (``marks``) is sent a
+:class:`~agent.frames.PlayoutMarkFrame` after each word; a word counts as heard only once the
+transport says it was played (:class:`~agent.frames.MarkPlayedFrame`), so a cancel keeps exactly
+the words whose marks came back before it::
+
+    sent     |--the--|m1|--car--|m2|--park--|m3|       cancel: clear
+    played   |--the--|m1 echoed |--car--|m2 echoed ... |  -> heard "the car"; m3's echo after
+                                                            the clear is the buffer being emptied
 """
 
 from __future__ import annotations
@@ -30,14 +42,25 @@ from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     Frame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
     TTSAudioRawFrame,
     TTSStartedFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent.events import Timeline, Word
-from agent.frames import BotHeardFrame, BotOutputFrame, MediaClockFrame, live_time, media_time, stamp
-from agent.media import SAMPLE_RATE, AudioHistory, from_pcm16
+from agent.frames import (
+    BotHeardFrame,
+    BotOutputFrame,
+    MarkPlayedFrame,
+    MediaClockFrame,
+    PlayoutMarkFrame,
+    live_time,
+    media_time,
+    stamp,
+)
+from agent.media import SAMPLE_RATE, AudioHistory, from_pcm16, to_pcm16
 
 
 @dataclass
@@ -59,11 +82,31 @@ class _Utterance:
 
 
 class SpeakerProcessor(FrameProcessor):
-    """Plays bot audio on media time and records what was played and when."""
+    """Plays bot audio on media time and records what was played and when.
 
-    def __init__(self, timeline: Timeline, track_s: float = 60.0, **kwargs: object) -> None:
+    ``output``: send each slot of bot audio on as an ``OutputAudioRawFrame`` (a live transport
+    plays it) and an ``InterruptionFrame`` on a cancel. ``marks``: a word is heard only when the
+    transport reports its mark played.
+    """
+
+    def __init__(
+        self,
+        timeline: Timeline,
+        track_s: float = 60.0,
+        output: bool = False,
+        marks: bool = False,
+        **kwargs: object,
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._timeline = timeline
+        self._output = output
+        self._marks = marks
+        self._slot: list[np.ndarray] = []  # the audio of the slot being played
+        self._slot_bot = 0  # bot samples in it
+        self._slot_words: list[Word] = []  # words whose last sample was played in it
+        self._unplayed: dict[str, tuple[int, Word]] = {}  # mark -> (reply, word), not echoed yet
+        self._marks_sent = 0
+        self._reply = 0  # replies started (TTSStartedFrame)
         self._queue: list[_Segment] = []
         self._utterance: _Utterance | None = None
         self._track = AudioHistory(track_s)
@@ -103,10 +146,15 @@ class SpeakerProcessor(FrameProcessor):
                 str(frame.metadata.get("text", "")), len(audio) / SAMPLE_RATE
             )
             self._queue.append(_Segment(audio, words, media_time(frame), live_time(frame)))
+            return  # played from here, tick by tick
         elif isinstance(frame, TTSStartedFrame):
             self._reply_heard = []  # a new reply: may take several utterances if the TTS lags
+            self._reply += 1
         elif isinstance(frame, BotOutputFrame):
             self._actions.append((media_time(frame), live_time(frame), frame.action))
+            return
+        elif isinstance(frame, MarkPlayedFrame):
+            self._played(frame.mark)
             return
         await self.push_frame(frame, direction)
         if isinstance(frame, MediaClockFrame):
@@ -116,6 +164,7 @@ class SpeakerProcessor(FrameProcessor):
         """Play the slot [start, end), applying pause/resume/cancel at their media times."""
         cursor = start
         self._actions.sort()
+        self._slot, self._slot_bot, self._slot_words = [], 0, []
         while self._actions and self._actions[0][0] < end - 1e-9:
             at, live, action = self._actions.pop(0)
             at = min(max(at, cursor), end)
@@ -123,6 +172,27 @@ class SpeakerProcessor(FrameProcessor):
             cursor = at
             await self._apply(action, at, live)
         await self._fill(cursor, end)
+        if self._output and self._slot_bot:
+            await self._send_slot(end)
+
+    async def _send_slot(self, end: float) -> None:
+        """The slot's audio to the transport, then a mark for each word it completed."""
+        audio = np.concatenate(self._slot)
+        out = OutputAudioRawFrame(audio=to_pcm16(audio), sample_rate=SAMPLE_RATE, num_channels=1)
+        await self.push_frame(stamp(out, end))
+        if not self._marks:
+            return
+        for word in self._slot_words:
+            self._marks_sent += 1
+            mark = str(self._marks_sent)
+            self._unplayed[mark] = (self._reply, word)
+            await self.push_frame(stamp(PlayoutMarkFrame(message={"mark": mark}), end))
+
+    def _played(self, mark: str) -> None:
+        """The transport played the audio up to ``mark``: its word was heard."""
+        reply, word = self._unplayed.pop(mark, (None, None))
+        if word is not None and reply == self._reply:
+            self._reply_heard.append(word)
 
     async def _fill(self, start: float, end: float) -> None:
         want = round(end * SAMPLE_RATE) - round(start * SAMPLE_RATE)
@@ -146,6 +216,8 @@ class SpeakerProcessor(FrameProcessor):
             if seg.played >= len(seg.audio):
                 self._queue.pop(0)
         self._track.append(out)
+        self._slot.append(out)
+        self._slot_bot += filled
         if (
             self._utterance is not None
             and not self._paused
@@ -162,7 +234,10 @@ class SpeakerProcessor(FrameProcessor):
             end = pos + (round(w.end * SAMPLE_RATE) - seg.played) / SAMPLE_RATE
             word = Word(w.text, end - (w.end - w.start), end)
             self._utterance.heard.append(word)
-            self._reply_heard.append(word)
+            if self._marks:
+                self._slot_words.append(word)  # heard once its mark comes back
+            else:
+                self._reply_heard.append(word)
             seg.heard += 1
 
     async def _apply(self, action: str, at: float, live: float) -> None:
@@ -170,6 +245,14 @@ class SpeakerProcessor(FrameProcessor):
             self._queue.clear()
             self._paused = False
             heard, self._reply_heard = self._reply_heard, []
+            if self._output:  # the transport drops what it still holds
+                self._slot, self._slot_bot, self._slot_words = [], 0, []
+                await self.push_frame(stamp(InterruptionFrame(), at, live))
+            if self._marks:
+                self._timeline.add(
+                    "playout_cut", at, live, heard=len(heard), unplayed=sorted(self._unplayed, key=int)
+                )
+                self._unplayed.clear()  # echoes still to come are the transport emptying its buffer
             if self._utterance is not None:
                 await self._stopped(at, interrupted=True, live=live)
             text = " ".join(w.text for w in heard)

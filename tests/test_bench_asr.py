@@ -9,7 +9,7 @@ import numpy as np
 import soundfile as sf
 
 from agent.bench.asr import edit_distance, normalize, wer
-from agent.cli import main
+from pipelines.cli import main
 
 TEXT = "The pharmacy on Main Street opens at nine tomorrow morning. It closes at six in the evening."
 

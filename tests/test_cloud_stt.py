@@ -166,7 +166,7 @@ def test_a_tape_replays_the_cloud_run_with_the_same_decisions(replayer, write, t
 
 
 def test_a_missing_key_is_one_line_and_exit_2(write, tmp_path, capsys, monkeypatch) -> None:
-    from agent.cli import main
+    from pipelines.cli import main
 
     monkeypatch.delenv("ASSEMBLYAI_API_KEY", raising=False)
     path = write("two_turns.yaml", SCENARIO)

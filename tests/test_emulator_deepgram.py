@@ -156,7 +156,7 @@ def test_compare_runs_the_native_strategy_against_the_emulator(replayer, write, 
     import json
     import threading
 
-    from agent.cli import main
+    from pipelines.cli import main
 
     path = write("two_turns.yaml", SCENARIO)
     ready: dict[str, Any] = {}

@@ -102,8 +102,8 @@ def test_holds_outside_the_scored_span_do_not_count() -> None:
 
 
 def test_eot_eval_end_to_end_on_a_cut_sentence(voice, tmp_path: Path) -> None:
-    from agent.cli import main
     from agent.replay.assemble import text_clip
+    from pipelines.cli import main
 
     clip = text_clip("My number is 4 1 5 [pause 1.5] 5 5 5 0 1 2 3.", voice, "turn")
     audio = np.concatenate([np.zeros(8000, np.float32), clip.audio, np.zeros(48000, np.float32)])

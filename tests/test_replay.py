@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.cli import main
 from agent.replay.batch import replay_all
 from agent.replay.runner import Replayer
 from agent.replay.scenario import load_scenario
+from pipelines.cli import main
 
 SCENARIO = """
 description: Two short turns, the second with a pause inside.

@@ -5,11 +5,15 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pipecat.frames.frames import Frame, LLMContextFrame
+from pipecat.frames.frames import (
+    EagerEndOfTurnCancelFrame,
+    Frame,
+    LLMContextFrame,
+    UserStoppedSpeakingFrame,
+)
 from pipecat.processors.aggregators.llm_context import LLMContext
 
 from agent.events import Final, Timeline, Word
-from agent.frames import CancelSpeculationFrame
 from agent.llm.reply import LLMProcessor
 from agent.llm.scripted import ScriptedLLMSettings, ScriptedReplies
 from agent.turn.controller import TurnController, TurnEvent, TurnSettings
@@ -108,11 +112,17 @@ def test_property_a_turn_end_only_carries_an_eager_text_from_after_the_last_resu
             eager = None
 
 
-def request(text: str, speculative: bool, eager: str | None = None, users: int = 1) -> Frame:
+def request(text: str, speculation: bool = False, users: int = 1) -> Frame:
     messages = [{"role": "user", "content": f"u{i}"} for i in range(users - 1)]
     messages.append({"role": "user", "content": text})
-    frame = LLMContextFrame(context=LLMContext(messages=messages))  # type: ignore[arg-type]
-    frame.metadata.update(speculative=speculative, text=text, eager_text=eager)
+    frame = LLMContextFrame(context=LLMContext(messages=messages), speculation=speculation)  # type: ignore[arg-type]
+    frame.metadata["text"] = text
+    return frame
+
+
+def withdrawn(reason: str) -> Frame:
+    frame = EagerEndOfTurnCancelFrame()
+    frame.metadata["reason"] = reason
     return frame
 
 
@@ -129,18 +139,24 @@ def of(events: list[dict], kind: str) -> list[dict]:
 
 
 def test_a_reply_prepared_on_the_same_finals_goes_out_at_the_real_end() -> None:
-    events = replay([(1.0, request("hello", True)), (1.5, request("hello", False, eager="hello"))])
+    events = replay([(1.0, request("hello", speculation=True)), (1.5, UserStoppedSpeakingFrame())])
     assert len(of(events, "speculation_used")) == 1
     first = of(events, "llm_first_token")
     assert len(first) == 1 and abs(first[0]["t"] - 1.5) < 1e-6  # ready: no first-token wait
     assert of(events, "llm_done")[0]["text"] == "First reply."
 
 
+def test_a_held_reply_says_nothing_until_its_turn_ends() -> None:
+    events = replay([(1.0, request("hello", speculation=True))])
+    assert of(events, "speculation_started") and of(events, "llm_first_token") == []
+
+
 def test_a_resumed_turn_never_lets_the_prepared_reply_through() -> None:
     plan = [
-        (1.0, request("my number is", True)),
-        (1.2, CancelSpeculationFrame()),
-        (2.0, request("my number is", False, eager=None)),
+        (1.0, request("my number is", speculation=True)),
+        (1.2, withdrawn("user went on")),
+        (2.0, UserStoppedSpeakingFrame()),
+        (2.0, request("my number is")),
     ]
     events = replay(plan)
     assert of(events, "speculation_used") == []
@@ -151,8 +167,10 @@ def test_a_resumed_turn_never_lets_the_prepared_reply_through() -> None:
 
 def test_different_finals_at_the_end_drop_the_prepared_reply() -> None:
     plan = [
-        (1.0, request("my number is", True)),
-        (2.0, request("my number is 555", False, eager="my number is")),
+        (1.0, request("my number is", speculation=True)),
+        (2.0, withdrawn("finals differ")),
+        (2.0, UserStoppedSpeakingFrame()),
+        (2.0, request("my number is 555")),
     ]
     events = replay(plan)
     assert of(events, "speculation_used") == []

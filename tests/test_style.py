@@ -29,3 +29,17 @@ def test_no_file_of_code_is_over_500_lines() -> None:
         if (n := len(p.read_text().splitlines())) > 500
     ]
     assert long == []
+
+
+def test_the_library_never_imports_the_compositions_above_it() -> None:
+    """Layers point down: ``pipelines/`` composes ``agent/``, never the other way round."""
+    import ast
+
+    upward = []
+    for p in ROOT.glob("agent/**/*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            upward += [f"{p.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "pipelines"]
+    assert upward == []

@@ -34,11 +34,11 @@ from typing import Any
 from websockets.asyncio.server import serve
 
 from agent.cloud.emulator.faults import Faults
+from agent.models import Models
 from agent.replay.metrics import percentiles
 from agent.replay.runner import Replayer, ScenarioRun
 from agent.replay.scenario import load_scenario
 from agent.settings import Settings
-from pipelines.local import Models
 
 
 def emulator_for(provider: str, models: Models, settings: Settings, faults: Faults) -> Any:

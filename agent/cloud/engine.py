@@ -27,11 +27,11 @@ import numpy as np
 from agent.asr.streaming import StreamingRecognizer, Update
 from agent.events import Final, Word
 from agent.media import SAMPLE_RATE, AudioHistory
+from agent.models import Models
 from agent.settings import Settings
 from agent.turn.controller import TurnController, TurnSettings
 from agent.turn.detectors import HybridDetector
 from agent.vad import SileroVoice, VadSegmenter
-from pipelines.local import Models
 
 STEP_SAMPLES = SAMPLE_RATE // 50
 """20 ms: the engine's step, as the local pipeline's chunk."""

@@ -2,13 +2,15 @@
 
 Switched on by ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` (the client's own variables; a local
 server such as llama.cpp or vLLM needs only the base URL). The reply is streamed; each token's
-delay is the measured time since the request, so the replay places it where it really came.
+delay is the measured time since the request, so the replay places it where it really came, and a
+live call (:meth:`OpenAIReplies.stream`) passes each token on as it arrives.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -49,6 +51,10 @@ class OpenAIReplies:
         self._client = AsyncOpenAI(api_key=os.environ.get("OPENAI_API_KEY") or "not-needed")
 
     async def reply(self, context: LLMContext) -> list[Token]:
+        return [token async for token in self.stream(context)]
+
+    async def stream(self, context: LLMContext) -> AsyncIterator[Token]:
+        """The reply's tokens as they arrive, each with its delay after the request."""
         messages: list[Any] = [{"role": "system", "content": self._settings.system_prompt}]
         # Only role and content go out: our own marks (``interrupted``) are not OpenAI fields.
         messages += [
@@ -57,7 +63,6 @@ class OpenAIReplies:
             if isinstance(m, dict) and "role" in m
         ]
         begin = time.perf_counter()
-        tokens: list[Token] = []
         try:
             stream = await self._client.chat.completions.create(
                 model=self._model,
@@ -67,9 +72,8 @@ class OpenAIReplies:
             )
             async for chunk in stream:
                 if chunk.choices and chunk.choices[0].delta.content:
-                    tokens.append(Token(chunk.choices[0].delta.content, time.perf_counter() - begin))
+                    yield Token(chunk.choices[0].delta.content, time.perf_counter() - begin)
         except Exception as e:
             raise LLMConfigError(
                 f"LLM request to {self._client.base_url} failed: {type(e).__name__}: {e}"
             ) from e
-        return tokens

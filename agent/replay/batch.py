@@ -25,12 +25,12 @@ from tqdm import tqdm
 
 from agent.eot.manifest import Item, write_manifest
 from agent.media import SAMPLE_RATE
+from agent.models import Models
 from agent.replay.metrics import check, pool, score
 from agent.replay.runner import Replayer, ScenarioRun
 from agent.replay.scenario import Scenario, load_scenario
 from agent.report.html import render
 from agent.settings import Settings
-from pipelines.local import Models
 
 
 def write_run(run: ScenarioRun, out: Path, figures: dict[str, Any]) -> None:

@@ -28,11 +28,12 @@ from agent.llm.reply import ReplySource
 from agent.llm.scripted import ScriptedReplies
 from agent.lockstep import Lockstep, PipelineFailed
 from agent.media import SAMPLE_RATE, db_to_gain
+from agent.models import Models
+from agent.pipeline import Core, build
 from agent.replay.assemble import Clip, build_clip
 from agent.replay.player import ScenarioPlayer, TruthStep
 from agent.replay.scenario import Scenario
 from agent.settings import Settings
-from pipelines.local import LocalPipeline, Models, build
 
 
 def media_budget(scenario: Scenario, clips: list[Clip]) -> float:
@@ -117,7 +118,7 @@ class Replayer:
         )
 
     async def _drive(
-        self, pipeline: LocalPipeline, player: ScenarioPlayer, scenario: Scenario, limit: float
+        self, pipeline: Core, player: ScenarioPlayer, scenario: Scenario, limit: float
     ) -> tuple[np.ndarray, np.ndarray]:
         n = SAMPLE_RATE * self.settings.replay.chunk_ms // 1000
         dt = n / SAMPLE_RATE

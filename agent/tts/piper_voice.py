@@ -8,6 +8,7 @@ by phonemizing each one (a number such as "415" becomes several spoken words).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,9 @@ class PiperSynth:
     Piper's model samples random noise on every call, so by default the same text gives slightly
     different audio each time. ``deterministic`` (the default) sets both noise scales to zero: the
     same text always gives the same samples, which keeps replays repeatable.
+
+    Safe to share between threads: calls are serialised (espeak, Piper's phonemizer, keeps global
+    state), so several calls at once take turns rather than corrupt each other.
     """
 
     def __init__(
@@ -60,13 +64,22 @@ class PiperSynth:
         self._voice = PiperVoice.load(model_path, config_path=config_path, include_alignments=True)
         self._config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0) if deterministic else None
         self.sample_rate = int(self._voice.config.sample_rate)
+        self._lock = threading.Lock()
 
     def phoneme_words(self, text: str) -> int:
         """How many spoken words espeak makes of ``text``."""
+        with self._lock:
+            return self._phoneme_words(text)
+
+    def _phoneme_words(self, text: str) -> int:
         return sum(len(_split_phoneme_words(s)) for s in self._voice.phonemize(text))
 
     def synthesize(self, text: str) -> Synthesis:
         """Speak ``text``; one Piper chunk per sentence, joined."""
+        with self._lock:
+            return self._synthesize(text)
+
+    def _synthesize(self, text: str) -> Synthesis:
         pieces: list[np.ndarray] = []
         spans: list[tuple[float, float]] = []
         offset = 0
@@ -77,7 +90,7 @@ class PiperSynth:
             pieces.append(audio)
             offset += len(audio)
         raw = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
-        words = word_spans(text.split(), spans, [self.phoneme_words(w) for w in text.split()])
+        words = word_spans(text.split(), spans, [self._phoneme_words(w) for w in text.split()])
         return Synthesis(resample(raw, self.sample_rate, SAMPLE_RATE), tuple(words))
 
 

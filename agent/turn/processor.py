@@ -4,13 +4,32 @@ In: user audio (kept for the detectors), VAD start/stop, finals (``Transcription
 ``result`` is a :class:`~agent.events.Final`), ``AsrFlushedFrame`` and the media clock.
 Out: ``UserStartedSpeakingFrame`` / ``UserStoppedSpeakingFrame`` and, when a turn ends, the user's
 words appended to the shared ``LLMContext`` and an ``LLMContextFrame`` to start the reply.
+
+A likely end speaks Pipecat's own speculation protocol, so that any Pipecat LLM service placed
+after this processor answers early without ever speaking a reply the user did not get to::
+
+    eager_end      LLMContextFrame(provisional context, speculation=True)   the reply is held
+    turn_resumed   EagerEndOfTurnCancelFrame                                 ... and dropped
+    turn_end       same words: UserStoppedSpeakingFrame                      ... and released
+                   other words: EagerEndOfTurnCancelFrame, UserStoppedSpeakingFrame,
+                                LLMContextFrame(context)                     a fresh reply
+
+In a replay every controller call runs at once. Live (:mod:`agent.offload`) each tick, which may
+run smart-turn, runs in this stage's thread; evidence that comes in meanwhile waits its turn, in
+order, and ticks that pile up behind a slow check are merged into the newest one.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
+    CancelFrame,
+    EagerEndOfTurnCancelFrame,
+    EndFrame,
     Frame,
     InputAudioRawFrame,
     LLMContextFrame,
@@ -26,7 +45,6 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from agent.events import Final, Timeline
 from agent.frames import (
     AsrFlushedFrame,
-    CancelSpeculationFrame,
     FalseAlarmFrame,
     MediaClockFrame,
     NativeTurnFrame,
@@ -38,6 +56,7 @@ from agent.frames import (
 )
 from agent.latency import Stage
 from agent.media import AudioHistory, from_pcm16
+from agent.offload import Done, Inbox, Jobs, record_lag
 from agent.turn.controller import TurnController, TurnEvent, TurnSettings
 from agent.turn.detectors import Detector, Verdict
 from agent.turn.native import NativeDetector, NativeTurn
@@ -54,6 +73,7 @@ class TurnProcessor(FrameProcessor):
         timeline: Timeline,
         history_s: float = 12.0,
         voice_confidence: float = 0.6,
+        live: bool = False,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -68,44 +88,100 @@ class TurnProcessor(FrameProcessor):
         self._vad_live = 0.0  # live time of the latest VAD decision
         self._flush_live = 0.0  # live time of the latest finals flush
         self._verdict_live: dict[Verdict, float] = {}
+        self._speculating = False  # a reply prepared on an eager end is held downstream
+        self._now = 0.0  # the newest media time received
+        self._inbox: Inbox[list[TurnEvent]] = Inbox(
+            Jobs("turn", live, thread=False), self._apply, self._ticked
+        )
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, InputAudioRawFrame):
-            self._history.append(from_pcm16(frame.audio))
-        elif isinstance(frame, (BotStartedSpeakingFrame, BotStoppedSpeakingFrame)):
-            if direction == FrameDirection.UPSTREAM:
-                self._controller.bot_talking(isinstance(frame, BotStartedSpeakingFrame))
-        elif isinstance(frame, VADUserStartedSpeakingFrame):
-            self._vad_live = live_time(frame)
-            onset = float(frame.metadata.get("edge", media_time(frame)))
-            for event in self._controller.speech_started(media_time(frame), onset):
-                await self._emit(event, self._vad_live)
-        elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self._vad_live = live_time(frame)
-            edge = float(frame.metadata.get("edge", media_time(frame)))
-            self._controller.speech_stopped(media_time(frame), edge)
-        elif isinstance(frame, TranscriptionFrame) and isinstance(frame.result, Final):
-            self._flush_live = max(self._flush_live, live_time(frame))
-            self._controller.final(frame.result)
-        elif isinstance(frame, NativeTurnFrame):
-            said = NativeTurn(frame.kind, media_time(frame), frame.index, frame.confidence)  # type: ignore[arg-type]
-            for d in self._natives:
-                d.provider(said)
-        elif isinstance(frame, VoiceWindowFrame):
-            self._controller.voice(frame.t, frame.confidence >= self._voice_confidence)
-        elif isinstance(frame, FalseAlarmFrame):
-            for event in self._controller.false_alarm(frame.onset, media_time(frame)):
-                await self._emit(event, live_time(frame))
-        elif isinstance(frame, AsrFlushedFrame):
-            self._flush_live = max(self._flush_live, live_time(frame))
-            self._controller.flushed(frame.audio_end)
-        elif isinstance(frame, RecogniserLinkFrame):
-            self._controller.recogniser_link(media_time(frame), frame.up, frame.backlog_s)
+        item = self._evidence(frame, direction)
+        if item is not None:
+            self._inbox.put(*item)
+            await self._inbox.drain()
+        elif isinstance(frame, (EndFrame, CancelFrame)):
+            if isinstance(frame, EndFrame):
+                await self._inbox.drain(wait=True)
+            self._inbox.jobs.close()
         await self.push_frame(frame, direction)
         if isinstance(frame, MediaClockFrame):
-            for event in self._controller.tick(frame.t):
-                await self._emit(event, frame.t)
+            self._now = frame.t
+            self._inbox.put("tick", frame.t)
+            await self._inbox.drain()
+
+    def _evidence(self, frame: Frame, direction: FrameDirection) -> tuple[Any, ...] | None:
+        """The controller input a frame carries (None: the frame is no evidence)."""
+        if isinstance(frame, InputAudioRawFrame):
+            return ("audio", from_pcm16(frame.audio))
+        if isinstance(frame, (BotStartedSpeakingFrame, BotStoppedSpeakingFrame)):
+            upstream = direction == FrameDirection.UPSTREAM
+            return ("bot", isinstance(frame, BotStartedSpeakingFrame)) if upstream else None
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            onset = float(frame.metadata.get("edge", media_time(frame)))
+            return ("start", media_time(frame), onset, live_time(frame))
+        if isinstance(frame, VADUserStoppedSpeakingFrame):
+            edge = float(frame.metadata.get("edge", media_time(frame)))
+            return ("stop", media_time(frame), edge, live_time(frame))
+        if isinstance(frame, TranscriptionFrame) and isinstance(frame.result, Final):
+            return ("final", frame.result, live_time(frame))
+        if isinstance(frame, NativeTurnFrame):
+            return ("native", NativeTurn(frame.kind, media_time(frame), frame.index, frame.confidence))  # type: ignore[arg-type]
+        if isinstance(frame, VoiceWindowFrame):
+            return ("voice", frame.t, frame.confidence >= self._voice_confidence)
+        if isinstance(frame, FalseAlarmFrame):
+            return ("false_alarm", frame.onset, media_time(frame), live_time(frame))
+        if isinstance(frame, AsrFlushedFrame):
+            return ("flushed", frame.audio_end, live_time(frame))
+        if isinstance(frame, RecogniserLinkFrame):
+            return ("link", media_time(frame), frame.up, frame.backlog_s)
+        return None
+
+    async def _apply(self, item: tuple[Any, ...]) -> None:
+        c = self._controller
+        kind = item[0]
+        if kind == "audio":
+            self._history.append(item[1])
+        elif kind == "bot":
+            c.bot_talking(item[1])
+        elif kind == "start":
+            _, t, onset, self._vad_live = item
+            for event in c.speech_started(t, onset):
+                await self._emit(event, self._vad_live)
+        elif kind == "stop":
+            _, t, edge, self._vad_live = item
+            c.speech_stopped(t, edge)
+        elif kind == "final":
+            self._flush_live = max(self._flush_live, item[2])
+            c.final(item[1])
+        elif kind == "native":
+            for d in self._natives:
+                d.provider(item[1])
+        elif kind == "voice":
+            c.voice(item[1], item[2])
+        elif kind == "false_alarm":
+            for event in c.false_alarm(item[1], item[2]):
+                await self._emit(event, item[3])
+        elif kind == "flushed":
+            self._flush_live = max(self._flush_live, item[2])
+            c.flushed(item[1])
+        elif kind == "link":
+            c.recogniser_link(item[1], item[2], item[3])
+        elif kind == "tick" and not (self._inbox.jobs.live and self._inbox.later("tick")):
+            t = item[1]
+            await self._inbox.run(lambda: c.tick(t), t)
+
+    async def _ticked(self, done: Done[list[TurnEvent]]) -> None:
+        asked: float = done.tag
+        t = asked
+        if self._inbox.jobs.live:
+            t = max(asked, self._now)
+            if t - asked > 0.021 or any(e.kind == "eot_check" for e in done.value):
+                record_lag(self._timeline, self.stage.name, asked, t, done)  # a check, or late
+        for event in done.value:
+            if t > event.t:  # live, late: the decision takes effect when it is known
+                event = replace(event, t=t)
+            await self._emit(event, t)
 
     async def _emit(self, event: TurnEvent, ready_live: float) -> None:
         if event.kind == "eot_check":
@@ -117,7 +193,7 @@ class TurnProcessor(FrameProcessor):
             await self._speculate(event)
         elif event.kind == "turn_resumed":
             self._timeline.add("turn_resumed", event.t, ready_live, index=event.index)
-            await self.push_frame(stamp(CancelSpeculationFrame(), event.t, ready_live))
+            await self._withdraw("user went on", event.t, ready_live)
         else:
             await self._finish_turn(event)
 
@@ -129,9 +205,18 @@ class TurnProcessor(FrameProcessor):
         live = max(event.t, self._verdict_live.get(v, event.t), self._flush_live)
         self._timeline.add("eager_end", event.t, live, index=event.index, text=event.text, score=v.score)
         messages = [*self._context.get_messages(), {"role": "user", "content": event.text}]
-        request = LLMContextFrame(context=LLMContext(messages=messages))  # type: ignore[arg-type]
-        request.metadata.update(speculative=True, turn_index=event.index, text=event.text)
+        request = LLMContextFrame(context=LLMContext(messages=messages), speculation=True)  # type: ignore[arg-type]
+        request.metadata.update(turn_index=event.index, text=event.text)
+        self._speculating = True
         await self.push_frame(stamp(request, event.t, live))
+
+    async def _withdraw(self, reason: str, t: float, live: float) -> None:
+        """Tell the LLM to drop the reply it holds for an eager end (if it holds one)."""
+        if self._speculating:
+            self._speculating = False
+            cancel = EagerEndOfTurnCancelFrame()
+            cancel.metadata["reason"] = reason
+            await self.push_frame(stamp(cancel, t, live))
 
     async def _record_check(self, event: TurnEvent, ready_live: float) -> None:
         v = event.verdict
@@ -157,13 +242,21 @@ class TurnProcessor(FrameProcessor):
         fields: dict[str, object] = {"index": event.index, **event.extra}
         if v is not None:
             fields.update(detector=v.detector, score=v.score)
-        await self.push_frame(stamp(UserStoppedSpeakingFrame(), event.t, live))
+        held = self._speculating and event.kind == "turn_end" and event.extra.get("eager_text") == event.text
+        if not held:
+            reason = "turn discarded" if event.kind == "turn_discarded" else "finals differ"
+            await self._withdraw(reason, event.t, live)
+        self._speculating = False
+        stopped = stamp(UserStoppedSpeakingFrame(), event.t, live)
+        stopped.metadata.update(turn_index=event.index, text=event.text)
         if event.kind == "turn_discarded":
+            await self.push_frame(stopped)
             self._timeline.add("turn_discarded", event.t, live, **fields)
             return
         self._timeline.add("turn_end", event.t, live, text=event.text, speech_end=event.speech_end, **fields)
         self._context.add_message({"role": "user", "content": event.text})
-        reply = LLMContextFrame(context=self._context)
-        eager = event.extra.get("eager_text")
-        reply.metadata.update(turn_index=event.index, text=event.text, eager_text=eager)
-        await self.push_frame(stamp(reply, event.t, live))
+        await self.push_frame(stopped)  # releases a reply held for exactly these words
+        if not held:
+            reply = LLMContextFrame(context=self._context)
+            reply.metadata.update(turn_index=event.index, text=event.text)
+            await self.push_frame(stamp(reply, event.t, live))

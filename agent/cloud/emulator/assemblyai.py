@@ -41,8 +41,8 @@ from agent.cloud.emulator.connection import Connection, EmulatedAudio, sdk_check
 from agent.cloud.emulator.faults import Faults
 from agent.cloud.engine import EndOfTurn, Event, LocalTurnEngine, SpeechStarted, Words
 from agent.events import Word
+from agent.models import Models
 from agent.settings import Settings
-from pipelines.local import Models
 
 _MODELS: dict[str, Any] = {
     "Begin": aai.BeginEvent,

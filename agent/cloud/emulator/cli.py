@@ -60,8 +60,8 @@ def emulate(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace, faults: Faults) -> None:
     from websockets.asyncio.server import serve
 
+    from agent.models import Models
     from agent.settings import Settings
-    from pipelines.local import Models
 
     settings = Settings()
     models = Models.load(settings)

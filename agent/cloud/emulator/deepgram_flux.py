@@ -41,8 +41,8 @@ from agent.cloud.emulator.deepgram_nova import DeepgramEmulator
 from agent.cloud.emulator.faults import Faults
 from agent.cloud.engine import EagerEnd, EndOfTurn, Event, LocalTurnEngine, Resumed, SpeechStarted, Words
 from agent.events import Word
+from agent.models import Models
 from agent.settings import Settings
-from pipelines.local import Models
 
 UPDATE_EVERY_S = 0.25
 """An ``Update`` at least this often (seconds of audio), as Flux sends them."""

@@ -48,8 +48,8 @@ from agent.cloud.emulator.connection import Connection, EmulatedAudio, Session, 
 from agent.cloud.emulator.faults import Faults
 from agent.cloud.engine import EndOfTurn, Event, LocalTurnEngine, SpeechStarted, Words
 from agent.events import Word
+from agent.models import Models
 from agent.settings import Settings
-from pipelines.local import Models
 
 _MODELS: dict[str, Any] = {
     "Results": TypeAdapter(ListenV1Results),

@@ -1,4 +1,4 @@
-"""The ``agent`` command.
+"""The ``agent`` command: the top of the house (it composes ``agent/`` and ``pipelines/``).
 
 ``agent replay PATH [--out DIR] [--realtime]`` replays one scenario file or every scenario in a
 folder. Exit codes: 0 all expectations held, 1 an expectation failed, 2 bad input or a failure
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
     if args.command == "replay":
         return _replay(args)
+
     if args.command == "eot-eval":
         from agent.eot.cli import eot_eval
 
