@@ -21,6 +21,7 @@ from agent.cloud.stt import CloudSttSettings
 from agent.echo import EchoSettings
 from agent.llm.openai_compatible import OpenAISettings
 from agent.llm.scripted import ScriptedLLMSettings
+from agent.phone.desk import PhoneSettings
 from agent.turn.controller import TurnSettings
 from agent.turn.detectors import HybridSettings, SilenceSettings, SmartTurnSettings
 from agent.vad import VadSettings
@@ -76,6 +77,7 @@ class Settings(BaseModel):
     scripted_llm: ScriptedLLMSettings = Field(default_factory=ScriptedLLMSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
+    phone: PhoneSettings = Field(default_factory=PhoneSettings)
 
 
 def with_overrides(settings: Settings, assignments: list[str]) -> Settings:

@@ -107,6 +107,7 @@ class SpeakerProcessor(FrameProcessor):
         self._unplayed: dict[str, tuple[int, Word]] = {}  # mark -> (reply, word), not echoed yet
         self._marks_sent = 0
         self._reply = 0  # replies started (TTSStartedFrame)
+        self._reply_marks: list[str] = []  # marks of the current reply that came back
         self._queue: list[_Segment] = []
         self._utterance: _Utterance | None = None
         self._track = AudioHistory(track_s)
@@ -149,6 +150,7 @@ class SpeakerProcessor(FrameProcessor):
             return  # played from here, tick by tick
         elif isinstance(frame, TTSStartedFrame):
             self._reply_heard = []  # a new reply: may take several utterances if the TTS lags
+            self._reply_marks = []
             self._reply += 1
         elif isinstance(frame, BotOutputFrame):
             self._actions.append((media_time(frame), live_time(frame), frame.action))
@@ -193,6 +195,7 @@ class SpeakerProcessor(FrameProcessor):
         reply, word = self._unplayed.pop(mark, (None, None))
         if word is not None and reply == self._reply:
             self._reply_heard.append(word)
+            self._reply_marks.append(mark)
 
     async def _fill(self, start: float, end: float) -> None:
         want = round(end * SAMPLE_RATE) - round(start * SAMPLE_RATE)
@@ -250,9 +253,15 @@ class SpeakerProcessor(FrameProcessor):
                 await self.push_frame(stamp(InterruptionFrame(), at, live))
             if self._marks:
                 self._timeline.add(
-                    "playout_cut", at, live, heard=len(heard), unplayed=sorted(self._unplayed, key=int)
+                    "playout_cut",
+                    at,
+                    live,
+                    heard=len(heard),
+                    heard_marks=self._reply_marks,
+                    unplayed=sorted(self._unplayed, key=int),
                 )
                 self._unplayed.clear()  # echoes still to come are the transport emptying its buffer
+                self._reply_marks = []
             if self._utterance is not None:
                 await self._stopped(at, interrupted=True, live=live)
             text = " ".join(w.text for w in heard)

@@ -3,6 +3,7 @@
 ``agent replay PATH [--out DIR] [--realtime]`` replays one scenario file or every scenario in a
 folder. Exit codes: 0 all expectations held, 1 an expectation failed, 2 bad input or a failure
 (one line on stderr saying what and where; the other scenarios still run and are reported).
+``agent serve`` answers phone calls (Twilio Media Streams); ``agent call`` places them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 
@@ -81,11 +83,44 @@ def _parser() -> argparse.ArgumentParser:
     from agent.cloud.emulator.cli import add_parser as add_emulate
     from agent.compare import add_parser as add_compare
     from agent.eot.cli import add_parser
+    from agent.phone.call_cli import add_parser as add_call
 
     add_parser(sub)
     add_compare(sub)
     add_emulate(sub)
+    _add_serve(sub)
+    add_call(sub)
     return p
+
+
+def _add_serve(sub: Any) -> None:
+    s = sub.add_parser("serve", help="answer phone calls: a Twilio voice webhook and Media Streams server")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    s.add_argument(
+        "--public-url",
+        help="the URL Twilio reaches this server at (https://... of your tunnel or load balancer); "
+        "signatures are checked against it (default http://HOST:PORT)",
+    )
+    s.add_argument("--max-calls", type=int, default=4, help="calls at once; more are told 'busy' (default 4)")
+    s.add_argument(
+        "--llm",
+        choices=["auto", "openai", "echo"],
+        default="auto",
+        help="who answers: an OpenAI-compatible server (OPENAI_API_KEY / OPENAI_BASE_URL), or echo "
+        "(offline: says back what it heard); auto: openai when configured",
+    )
+    s.add_argument(
+        "--scripted-replies",
+        type=Path,
+        metavar="DIR",
+        help="a caller may name a scenario of DIR (webhook URL ?scenario=NAME): the bot then answers "
+        "with that scenario's agent lines (for tests and load runs)",
+    )
+    s.add_argument("--out", type=Path, help="write each finished call's timeline and report here")
+    add_stt_options(s)
+    add_set_option(s)
+    s.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
 
 
 def _to_stderr(message: object) -> None:
@@ -101,7 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
     if args.command == "replay":
         return _replay(args)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "call":
+        from agent.phone.call_cli import call
 
+        return call(args)
     if args.command == "eot-eval":
         from agent.eot.cli import eot_eval
 
@@ -119,6 +159,50 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench_stt_faults(args) if args.bench == "stt-faults" else bench_asr(args)
     return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from agent.llm.openai_compatible import openai_configured
+    from agent.settings import Settings, with_overrides
+
+    token = os.environ.get("TWILIO_AUTH_TOKEN", "")
+    problem = None
+    if not token:
+        problem = "set TWILIO_AUTH_TOKEN (the auth token of the Twilio account whose calls this server takes)"
+    elif args.max_calls < 1:
+        problem = f"--max-calls must be at least 1, got {args.max_calls}"
+    elif not 0 < args.port < 65536:
+        problem = f"--port must be 1-65535, got {args.port}"
+    elif args.scripted_replies is not None and not args.scripted_replies.is_dir():
+        problem = f"--scripted-replies {args.scripted_replies}: not a folder"
+    elif args.llm == "openai" and not openai_configured():
+        problem = "--llm openai needs OPENAI_API_KEY or OPENAI_BASE_URL"
+    elif args.public_url and not args.public_url.startswith(("http://", "https://")):
+        problem = f"--public-url must be http(s)://..., got {args.public_url!r}"
+    try:
+        settings = apply_stt(with_overrides(Settings(), args.set), args)
+    except ValueError as e:
+        problem = problem or str(e)
+    if problem is None and settings.asr != "streaming" and settings.stt == "local":
+        problem = "live calls need the streaming recogniser (asr=streaming)"
+    if problem is not None:
+        print(f"agent serve: {problem}", file=sys.stderr)
+        return 2
+    from agent.models import Models
+    from pipelines.phone import ServeOptions, serve
+
+    llm = "openai" if args.llm == "openai" or (args.llm == "auto" and openai_configured()) else "echo"
+    options = ServeOptions(
+        host=args.host,
+        port=args.port,
+        public_url=args.public_url or f"http://{args.host}:{args.port}",
+        auth_token=token,
+        max_calls=args.max_calls,
+        llm=llm,
+        scripted_replies=args.scripted_replies,
+        out=args.out,
+    )
+    return serve(Models.load(settings), settings, options)
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -119,6 +119,10 @@ class StreamingRecognizer:
         self.decodes = 0
 
     @property
+    def settings(self) -> StreamingSettings:
+        return self._s
+
+    @property
     def buffer_seconds(self) -> float:
         return self._samples / SAMPLE_RATE
 

@@ -56,6 +56,7 @@ class StreamingSTTProcessor(FrameProcessor):
         self._vad_live = 0.0
         self._now = 0.0  # the newest media time received
         self._skipped = 0  # readings skipped since the last one (live, behind)
+        self._last_read = 0.0  # media time of the last reading asked for
         self._inbox: Inbox[Update] = Inbox(Jobs("asr", live), self._apply, self._finished)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -92,10 +93,17 @@ class StreamingSTTProcessor(FrameProcessor):
             self._asr.speech_stopped(t, edge)
             await self._maybe_flush(t)
         elif kind == "clock" and not await self._maybe_flush(item[1]) and self._asr.due(item[1]):
-            if self._inbox.jobs.live and self._inbox.later("clock"):
-                self._skipped += 1  # behind: the next tick reads a newer buffer
-            else:
-                await self._inbox.run(self._asr.update, ("read", item[1], max(item[1], self._vad_live)))
+            await self._read(item[1])
+
+    async def _read(self, t: float) -> None:
+        """A reading of the buffer; live and behind (a newer tick waits), the next tick reads
+        a newer buffer instead."""
+        if self._inbox.jobs.live and self._inbox.later("clock"):
+            return
+        chunk = self._asr.settings.chunk_s
+        self._skipped = max(0, int((t - self._last_read) / chunk + 1e-6) - 1) if self._last_read else 0
+        self._last_read = t
+        await self._inbox.run(self._asr.update, ("read", t, max(t, self._vad_live)))
 
     async def _maybe_flush(self, t: float) -> bool:
         """Finalise the tail once the settle time after a VAD stop is over."""
