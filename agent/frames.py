@@ -23,10 +23,13 @@ _T_LIVE = "live_t"
 
 
 @dataclass
-class MediaClockFrame(DataFrame):
+class MediaClockFrame(SystemFrame):
     """All user audio up to media time ``t`` (seconds) has been received; the tick was ``dt`` long.
 
-    Never dropped by an interruption: time must keep moving.
+    A system frame: never dropped by an interruption and never held back by a stock Pipecat
+    processor (an LLM service's speculation gate holds data frames while a reply is held), so
+    time keeps moving for everything downstream. Our processors run in direct mode and see it in
+    order with the rest.
     """
 
     t: float = 0.0

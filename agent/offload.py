@@ -49,13 +49,16 @@ class Jobs(Generic[T]):
     Replay (``live`` False): :meth:`submit` runs the call and returns its result (in a worker
     thread when ``thread`` is set, so the event loop stays free; the pipeline, in lockstep,
     waits). Live: :meth:`submit` starts the call in this stage's own thread and returns None;
-    :meth:`take` hands the result over once it is there.
+    :meth:`take` hands the result over once it is there. A stage whose calls are mostly quick
+    (a turn tick that runs no model) gives them ``grace_s``: a result ready within it is
+    returned at once, as in a replay, instead of one frame later.
     """
 
-    def __init__(self, name: str, live: bool, thread: bool = True) -> None:
+    def __init__(self, name: str, live: bool, thread: bool = True, grace_s: float = 0.0) -> None:
         self.name = name
         self.live = live
         self._thread = thread
+        self._grace_s = grace_s
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) if live else None
         self._running: Future[Done[T]] | None = None
 
@@ -70,6 +73,9 @@ class Jobs(Generic[T]):
             return await asyncio.to_thread(_timed, call, tag) if self._thread else _timed(call, tag)
         assert self._running is None, f"{self.name}: a job is already running"
         self._running = self._executor.submit(_timed, call, tag)
+        if self._grace_s > 0:
+            await asyncio.wait({asyncio.wrap_future(self._running)}, timeout=self._grace_s)
+            return self.take()
         return None
 
     def take(self) -> Done[T] | None:

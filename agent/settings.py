@@ -32,6 +32,11 @@ class ReplaySettings(BaseModel):
 
     chunk_ms: int = Field(20, ge=10, le=100, description="microphone chunk per media tick (ms)")
     max_seconds: float = Field(600.0, gt=0, description="longest media time one scenario may run")
+    telephone: bool = Field(
+        False,
+        description="the microphone reaches the pipeline as a phone line carries it: 8 kHz G.711 "
+        "μ-law, back to 16 kHz (as agent serve hears a Twilio call)",
+    )
 
 
 def _fallback() -> SilenceSettings:

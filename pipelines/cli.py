@@ -80,6 +80,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="keep the timelines of fault-free runs and of runs that differ",
     )
+    load = bsub.add_parser("phone-load", help="calls at once against agent serve: latency, CPU, memory")
+    load.add_argument(
+        "--scenario",
+        type=Path,
+        default=Path("scenarios/01_plain_qa.yaml"),
+        help="the scenario each call plays",
+    )
+    load.add_argument("--calls", default="1,2,4", help="numbers of calls at once, e.g. 1,2,4 (default)")
+    load.add_argument(
+        "--stt", choices=["local", "deepgram-flux"], default="local", help="the server's recogniser"
+    )
+    load.add_argument(
+        "--out", type=Path, default=Path("out-load"), help="the calls' reports (default: out-load)"
+    )
+    load.add_argument("--json", type=Path, help="write the figures here")
+    add_set_option(load)
     from agent.cloud.emulator.cli import add_parser as add_emulate
     from agent.compare import add_parser as add_compare
     from agent.eot.cli import add_parser
@@ -101,6 +117,11 @@ def _add_serve(sub: Any) -> None:
         "--public-url",
         help="the URL Twilio reaches this server at (https://... of your tunnel or load balancer); "
         "signatures are checked against it (default http://HOST:PORT)",
+    )
+    s.add_argument(
+        "--stream-url",
+        help="where Twilio opens the media stream: this process's own wss:// address when several "
+        "processes share one webhook address behind a load balancer (default PUBLIC_URL/ws)",
     )
     s.add_argument("--max-calls", type=int, default=4, help="calls at once; more are told 'busy' (default 4)")
     s.add_argument(
@@ -155,8 +176,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return compare(args)
     if args.command == "bench":
-        from agent.bench.cli import bench_asr, bench_stt_faults
+        from agent.bench.cli import bench_asr, bench_phone_load, bench_stt_faults
 
+        if args.bench == "phone-load":
+            return bench_phone_load(args)
         return bench_stt_faults(args) if args.bench == "stt-faults" else bench_asr(args)
     return 2
 
@@ -179,6 +202,8 @@ def _serve(args: argparse.Namespace) -> int:
         problem = "--llm openai needs OPENAI_API_KEY or OPENAI_BASE_URL"
     elif args.public_url and not args.public_url.startswith(("http://", "https://")):
         problem = f"--public-url must be http(s)://..., got {args.public_url!r}"
+    elif args.stream_url and not args.stream_url.startswith(("ws://", "wss://")):
+        problem = f"--stream-url must be ws(s)://..., got {args.stream_url!r}"
     try:
         settings = apply_stt(with_overrides(Settings(), args.set), args)
     except ValueError as e:
@@ -201,6 +226,7 @@ def _serve(args: argparse.Namespace) -> int:
         llm=llm,
         scripted_replies=args.scripted_replies,
         out=args.out,
+        stream_url=args.stream_url,
     )
     return serve(Models.load(settings), settings, options)
 

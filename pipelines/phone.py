@@ -49,7 +49,7 @@ from agent.models import Models
 from agent.phone.chunker import FixedChunks
 from agent.phone.desk import CallDesk
 from agent.phone.protocol import ProtocolError, StreamStart, decode, parse_start
-from agent.phone.recorder import MicRecorder
+from agent.phone.recorder import CallRecorder
 from agent.phone.serializer import TwilioMarkSerializer
 from agent.phone.twiml import busy_answer, signed, stream_answer, websocket_url
 from agent.pipeline import PHONE, build
@@ -72,6 +72,7 @@ class ServeOptions:
     llm: str  # "openai" or "echo"
     scripted_replies: Path | None = None
     out: Path | None = None
+    stream_url: str | None = None  # where Twilio opens the stream (default: public URL + /ws)
 
 
 def create_app(models: Models, settings: Settings, options: ServeOptions) -> FastAPI:
@@ -80,6 +81,7 @@ def create_app(models: Models, settings: Settings, options: ServeOptions) -> Fas
     desk = CallDesk(options.max_calls, settings.phone)
     app.state.desk = desk
     public = options.public_url.rstrip("/")
+    stream_url = options.stream_url or websocket_url(public, "/ws")
 
     @app.post("/twiml")
     async def twiml(request: Request) -> Response:
@@ -97,7 +99,7 @@ def create_app(models: Models, settings: Settings, options: ServeOptions) -> Fas
         scenario = request.query_params.get("scenario")
         if options.scripted_replies is not None and scenario:
             parameters["scenario"] = scenario  # Twilio hands it to the stream's start
-        return Response(stream_answer(websocket_url(public, "/ws"), parameters), media_type="text/xml")
+        return Response(stream_answer(stream_url, parameters), media_type="text/xml")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -205,7 +207,7 @@ async def run_call(
     )
     core = build(models, settings, replies, timeline, greeting, shell=PHONE)
     chunks = FixedChunks(settings.replay.chunk_ms, enable_direct_mode=True)
-    mic = MicRecorder(enable_direct_mode=True)
+    mic = CallRecorder(timeline, enable_direct_mode=True)
     worker = PipelineWorker(
         Pipeline([transport.input(), chunks, mic, *core.processors, transport.output()]),
         params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE),
@@ -304,7 +306,7 @@ def serve(models: Models, settings: Settings, options: ServeOptions) -> int:
     server = _DrainingServer(config, app.state.desk, settings.phone.drain_s)
     print(
         f"agent serve: webhook {options.public_url.rstrip('/')}/twiml, stream "
-        f"{websocket_url(options.public_url, '/ws')}, up to {options.max_calls} calls",
+        f"{options.stream_url or websocket_url(options.public_url, '/ws')}, up to {options.max_calls} calls",
         flush=True,
     )
     asyncio.run(server.serve())

@@ -182,15 +182,16 @@ def test_bad_streams_are_closed_and_a_call_alongside_goes_on_untouched(
 
     connected = json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
     media = json.dumps({"event": "media", "media": {"payload": "/w=="}})
+    dtmf = json.dumps({"event": "dtmf", "dtmf": {"track": "inbound_track", "digit": "5"}})
 
     async def go() -> tuple[dict, list[int | None]]:
-        call = asyncio.create_task(place_calls(server.url, TOKEN, load_scenario(SCENARIO), 1, tmp_path))
+        call = asyncio.create_task(place_calls(server.url, TOKEN, [load_scenario(SCENARIO)], 1, tmp_path))
         await asyncio.sleep(3.0)  # the call is under way
         token = read_answer(webhook(server, "CA-garbage").text).parameters["token"]
         codes = await asyncio.gather(
             _closed_with(server, [connected, _start("CA-tokenless", "no-such-token")]),
             _closed_with(server, [connected, media]),
-            _closed_with(server, [connected, _start("CA-garbage", token), "}{ not json"]),
+            _closed_with(server, [connected, _start("CA-garbage", token), media, dtmf, "}{ not json"]),
         )
         return await call, list(codes)
 
@@ -201,13 +202,18 @@ def test_bad_streams_are_closed_and_a_call_alongside_goes_on_untouched(
     assert o["turn_ends"] == 1 and o["clears"] >= 1
     assert next(iter(summary["calls"].values()))["server_problems"] == []
     wait_until_free(server)
+    url = f"{server.url}/calls/CA-garbage"
+    record = httpx.get(url, headers={"X-Twilio-Signature": signature(TOKEN, url, {})}, timeout=5).json()
+    assert record["problems"][0].startswith("message is not JSON")
+    assert [e["digit"] for e in record["events"] if e["type"] == "dtmf"] == ["5"]
+    assert httpx.get(url, timeout=5).status_code == 403  # the server's records are not public
 
 
 def test_sigterm_refuses_new_calls_and_lets_the_current_one_finish(server: Server, tmp_path: Path) -> None:
     from agent.phone.call_cli import place_calls
 
     async def go() -> dict:
-        call = asyncio.create_task(place_calls(server.url, TOKEN, load_scenario(SCENARIO), 1, tmp_path))
+        call = asyncio.create_task(place_calls(server.url, TOKEN, [load_scenario(SCENARIO)], 1, tmp_path))
         await asyncio.sleep(3.0)
         server.process.send_signal(signal.SIGTERM)
         await asyncio.sleep(0.5)

@@ -20,7 +20,6 @@ reports memory once per media minute and the largest audio buffer (a soak test).
 
 from __future__ import annotations
 
-import re
 import resource
 import time
 from collections.abc import Sequence
@@ -38,30 +37,10 @@ from agent.media import SAMPLE_RATE, load_audio
 from agent.replay.metrics import percentiles
 from agent.settings import Settings
 from agent.vad import SileroVoice, VADProcessor
+from agent.wer import edit_distance, normalize, wer
 
 CHUNK = SAMPLE_RATE // 50  # 20 ms
 TAIL_S = 1.0  # silence fed after the audio so the VAD stops and the tail is finalised
-
-
-def normalize(text: str) -> list[str]:
-    """Words for WER: lower case, no punctuation (apostrophes kept), hyphens split words."""
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split()
-
-
-def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
-    """Word-level Levenshtein distance (substitutions + deletions + insertions)."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
-
-
-def wer(ref: str, hyp: str) -> float | None:
-    words = normalize(ref)
-    return edit_distance(words, normalize(hyp)) / len(words) if words else None
 
 
 def rss_mb() -> float:

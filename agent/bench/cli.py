@@ -94,3 +94,35 @@ def bench_stt_faults(args: argparse.Namespace) -> int:
     )
     # The verdict is the text: word times move when a reconnect shifts the conversation.
     return 0 if result["runs_with_other_text"] == 0 else 1
+
+
+def bench_phone_load(args: argparse.Namespace) -> int:
+    from agent.bench.phone_load import bench_phone_load as run
+
+    try:
+        counts = [int(n) for n in args.calls.split(",")]
+    except ValueError:
+        print(f"agent: --calls {args.calls!r}: expected numbers like 1,2,4", file=sys.stderr)
+        return 2
+    if not counts or min(counts) < 1:
+        print(f"agent: --calls {args.calls!r}: each count must be at least 1", file=sys.stderr)
+        return 2
+    extra = [x for item in args.set for x in ("--set", item)]
+    try:
+        result = run(args.scenario, counts, args.out, args.stt, extra)
+    except (RuntimeError, ValueError, OSError) as e:
+        print(f"agent: {e}", file=sys.stderr)
+        return 2
+    for r in result["runs"]:
+        v2v = r["voice_to_voice_ms"]
+        cpu = ", ".join(
+            f"{k} {p['cores']} cores, +{p['rss_per_call_mb']} MB/call" for k, p in r["processes"].items()
+        )
+        print(
+            f"{r['calls']} calls: {r['calls_completed']} ok, {r['calls_failed']} failed; voice-to-voice "
+            f"p50 {v2v['p50']} ms, p95 {v2v['p95']} ms; {cpu}; caller late ticks {r['caller_late_ticks']}"
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+    return 0

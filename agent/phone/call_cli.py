@@ -1,4 +1,7 @@
-"""``agent call URL --scenario FILE [--calls N] [--out DIR]``: place N calls at once, write the figures.
+"""``agent call URL --scenario PATH [--calls N] [--out DIR]``: place N calls at once, write the figures.
+
+``PATH`` is a scenario file, or a folder whose scenarios are called one after another (N calls
+at once each), pooled in one summary.
 
 Exit codes as ``agent replay``: 0 every call completed and every expectation held, 1 an
 expectation failed, 2 bad input or a call that failed (one line each on stderr).
@@ -21,7 +24,12 @@ from agent.phone.caller import Caller, CallFailed, CallResult
 def add_parser(sub: Any) -> None:
     c = sub.add_parser("call", help="place phone calls to an `agent serve` as Twilio would, and measure them")
     c.add_argument("url", help="the server's public URL (the webhook is URL/twiml)")
-    c.add_argument("--scenario", type=Path, required=True, help="the scenario the caller plays")
+    c.add_argument(
+        "--scenario",
+        type=Path,
+        required=True,
+        help="the scenario the caller plays, or a folder of them (called one after another)",
+    )
     c.add_argument("--calls", type=int, default=1, help="calls placed at once (default 1)")
     c.add_argument("--out", type=Path, default=Path("out-calls"), help="output folder (default: out-calls)")
     c.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
@@ -41,14 +49,14 @@ def call(args: argparse.Namespace) -> int:
     if not args.url.startswith(("http://", "https://")):
         print(f"agent call: URL must be http(s)://..., got {args.url!r}", file=sys.stderr)
         return 2
-    from agent.replay.scenario import load_scenario
+    from agent.replay.scenario import find_scenarios, load_scenario
 
     try:
-        scenario = load_scenario(args.scenario)
+        scenarios = [load_scenario(p) for p in find_scenarios(args.scenario)]
     except (ValueError, OSError) as e:
         print(f"agent call: {e}", file=sys.stderr)
         return 2
-    summary = asyncio.run(place_calls(args.url, token, scenario, args.calls, args.out))
+    summary = asyncio.run(place_calls(args.url, token, scenarios, args.calls, args.out))
     o = summary["overall"]
     print(
         f"{o['calls_completed']} calls completed, {o['calls_failed']} failed. "
@@ -66,24 +74,25 @@ def call(args: argparse.Namespace) -> int:
     return 1 if o["expectations_failed"] else 0
 
 
-async def place_calls(url: str, token: str, scenario: Any, calls: int, out: Path) -> dict[str, Any]:
-    """``calls`` calls at once, each playing ``scenario``; writes ``out`` and returns the summary."""
+async def place_calls(url: str, token: str, scenarios: list[Any], calls: int, out: Path) -> dict[str, Any]:
+    """``calls`` calls at once for each scenario in turn; writes ``out`` and returns the summary."""
     from agent.replay.assemble import build_clip
     from agent.tts.piper_voice import PiperSynth
 
     voice = PiperSynth()
-    clips = [build_clip(step, scenario, voice, f"turns.{i}") for i, step in enumerate(scenario.turns)]
     began = time.perf_counter()
-    outcomes = await asyncio.gather(
-        *(Caller(url, token, scenario, clips).run() for _ in range(calls)), return_exceptions=True
-    )
     results: list[CallResult] = []
     failures: list[str] = []
-    for i, outcome in enumerate(outcomes):
-        if isinstance(outcome, CallResult):
-            results.append(outcome)
-        elif isinstance(outcome, CallFailed):
-            failures.append(f"call {i + 1}: {outcome}")
-        elif isinstance(outcome, BaseException):
-            failures.append(f"call {i + 1}: {type(outcome).__name__}: {outcome}")
-    return summarize(results, failures, out, time.perf_counter() - began)
+    for scenario in scenarios:
+        clips = [build_clip(step, scenario, voice, f"turns.{i}") for i, step in enumerate(scenario.turns)]
+        outcomes = await asyncio.gather(
+            *(Caller(url, token, scenario, clips).run() for _ in range(calls)), return_exceptions=True
+        )
+        for i, outcome in enumerate(outcomes):
+            if isinstance(outcome, CallResult):
+                results.append(outcome)
+            elif isinstance(outcome, CallFailed):
+                failures.append(f"{scenario.name} call {i + 1}: {outcome}")
+            elif isinstance(outcome, BaseException):
+                failures.append(f"{scenario.name} call {i + 1}: {type(outcome).__name__}: {outcome}")
+    return summarize(results, failures, out, time.perf_counter() - began, per_scenario=calls)

@@ -40,7 +40,7 @@ def call_events(result: CallResult) -> list[dict[str, Any]]:
 def call_figures(result: CallResult, events: list[dict[str, Any]]) -> dict[str, Any]:
     """Per-call figures, as a replay's, plus what only a call has."""
     truth = result.player.truth
-    figures = score(events, truth)
+    figures = score(events, truth, transcribed=not any(s.audio for s in result.scenario.turns))
     figures["expectations_failed"] = check(result.scenario.expect, figures, events)
     if result.server is None:
         figures["expectations_failed"].append("the server's timeline of the call was not available")
@@ -83,13 +83,18 @@ def write_call(
 
 
 def summarize(
-    results: list[CallResult], failures: list[str], out: Path, wall_seconds: float
+    results: list[CallResult], failures: list[str], out: Path, wall_seconds: float, per_scenario: int = 1
 ) -> dict[str, Any]:
-    """Write every call's folder and ``summary.json``; return the summary."""
+    """Write every call's folder and ``summary.json``; return the summary. With several calls
+    per scenario, folders are numbered (``NAME-001`` ...)."""
     per: dict[str, dict[str, Any]] = {}
     refused = []
-    for i, result in enumerate(results):
-        name = result.scenario.name if len(results) == 1 else f"{result.scenario.name}-{i + 1:03d}"
+    seen: dict[str, int] = {}
+    for result in results:
+        name = result.scenario.name
+        seen[name] = seen.get(name, 0) + 1
+        if per_scenario > 1:
+            name = f"{name}-{seen[name]:03d}"
         if result.refused is not None:
             refused.append(f"{name}: refused: {result.refused}")
             continue

@@ -37,7 +37,7 @@ class PhoneSettings(BaseModel):
     drain_s: float = Field(
         300.0, ge=0, description="on SIGTERM, calls under way may go on this long before the server quits (s)"
     )
-    kept_calls: int = Field(200, ge=0, description="finished calls whose timelines are kept in memory")
+    kept_calls: int = Field(50, ge=0, description="finished calls whose timelines are kept in memory")
 
 
 class CallDesk:

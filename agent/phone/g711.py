@@ -94,3 +94,14 @@ _DECODE = _decode_table()
 def ulaw_decode(data: bytes) -> np.ndarray:
     """G.711 μ-law bytes to float audio in [-1, 1]."""
     return _DECODE[np.frombuffer(data, dtype=np.uint8)]
+
+
+class TelephoneLine:
+    """16 kHz audio as it comes out of a phone line: down to 8 kHz, μ-law, and back up."""
+
+    def __init__(self) -> None:
+        self._down = Downsampler()
+        self._up = Upsampler()
+
+    def __call__(self, audio: np.ndarray) -> np.ndarray:
+        return self._up(ulaw_decode(ulaw_encode(self._down(audio))))

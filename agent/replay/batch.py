@@ -70,7 +70,7 @@ def eot_items(run: ScenarioRun) -> list[Item]:
 
 def scenario_figures(run: ScenarioRun) -> dict[str, Any]:
     events = run.timeline.sorted_events()
-    figures = score(events, run.truth)
+    figures = score(events, run.truth, transcribed=not any(s.audio for s in run.scenario.turns))
     figures["expectations_failed"] = check(run.scenario.expect, figures, events)
     if run.stopped:
         figures["expectations_failed"].append(run.stopped)

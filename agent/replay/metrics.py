@@ -22,6 +22,7 @@ import numpy as np
 from agent.replay.bargein_metrics import score_barge_in
 from agent.replay.player import TruthStep
 from agent.replay.scenario import Expect
+from agent.wer import edit_distance, normalize
 
 _BARGE_IN_COUNTS = ("barge_in_attempts", "false_barge_ins", "missed_barge_ins", "resumed_after_false_alarm")
 
@@ -44,8 +45,14 @@ def percentiles(values: Sequence[float], with_max: bool = False) -> dict[str, An
     return out
 
 
-def score(events: list[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str, Any]:
-    """Per-scenario figures, with the raw per-turn values under ``"_values"`` for pooling."""
+def score(
+    events: list[dict[str, Any]], truth: Sequence[TruthStep], transcribed: bool = True
+) -> dict[str, Any]:
+    """Per-scenario figures, with the raw per-turn values under ``"_values"`` for pooling.
+
+    ``asr_wer``: word errors of all the finals against all the user said (turns and
+    backchannels), when what was said is known (``transcribed``: not a recording).
+    """
     ends = [e for e in events if e["type"] == "turn_end"]
     bot_starts = [e for e in events if e["type"] == "bot_audio_start"]
     turns = [s for s in truth if s.kind == "turn"]
@@ -76,6 +83,11 @@ def score(events: list[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str,
         if bot is not None:
             v2v.append(1000 * (bot.get("t_live", bot["t"]) - step.end))
     barge = score_barge_in(events, truth)
+    said = normalize(" ".join(s.text for s in truth if s.kind in ("turn", "backchannel")))
+    heard = normalize(" ".join(str(e["text"]) for e in events if e["type"] == "final"))
+    errors = edit_distance(said, heard)
+    if not transcribed:
+        said, errors = [], 0
     checks = [float(e["compute_ms"]) for e in events if e["type"] == "eot_check" and "compute_ms" in e]
     return {
         "turns": len(turns),
@@ -90,7 +102,9 @@ def score(events: list[dict[str, Any]], truth: Sequence[TruthStep]) -> dict[str,
         **{k: barge[k] for k in _BARGE_IN_COUNTS},
         "interrupted_replies": barge["interrupted_replies"],
         "eot_check_compute_ms": _mean_and_percentiles(checks),
+        "asr_wer": round(errors / len(said), 4) if said else None,
         "_values": {
+            "wer": (errors, len(said)),
             "eot": eot,
             "eot_media": eot_media,
             "v2v": v2v,
@@ -118,6 +132,8 @@ def pool(per_scenario: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["eot_check_compute_ms"] = _mean_and_percentiles(
         [v for s in per_scenario for v in s["_values"]["checks"]]
     )
+    errors, words = (sum(s["_values"]["wer"][i] for s in per_scenario) for i in (0, 1))
+    out["asr_wer"] = round(errors / words, 4) if words else None
     return out
 
 

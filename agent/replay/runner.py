@@ -29,6 +29,7 @@ from agent.llm.scripted import ScriptedReplies
 from agent.lockstep import Lockstep, PipelineFailed
 from agent.media import SAMPLE_RATE, db_to_gain
 from agent.models import Models
+from agent.phone.g711 import TelephoneLine
 from agent.pipeline import Core, build
 from agent.replay.assemble import Clip, build_clip
 from agent.replay.player import ScenarioPlayer, TruthStep
@@ -127,6 +128,7 @@ class Replayer:
         echo_delay = scenario.echo.delay_ms / 1000 if scenario.echo else 0.0
         mic: list[np.ndarray] = []
         bot: list[np.ndarray] = []
+        line_audio = TelephoneLine() if self.settings.replay.telephone else None
         wall0 = time.perf_counter()
         k = 0
         async with Lockstep(pipeline.processors) as line:
@@ -135,6 +137,8 @@ class Replayer:
                 chunk = player.chunk(t, n, speaker)
                 if echo_gain:
                     chunk = chunk + echo_gain * speaker.output(t - echo_delay, t + dt - echo_delay)
+                if line_audio is not None:
+                    chunk = line_audio(chunk)
                 mic.append(chunk)
                 try:
                     await line.feed(chunk)

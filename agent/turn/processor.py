@@ -91,7 +91,7 @@ class TurnProcessor(FrameProcessor):
         self._speculating = False  # a reply prepared on an eager end is held downstream
         self._now = 0.0  # the newest media time received
         self._inbox: Inbox[list[TurnEvent]] = Inbox(
-            Jobs("turn", live, thread=False), self._apply, self._ticked
+            Jobs("turn", live, thread=False, grace_s=0.005), self._apply, self._ticked
         )
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:

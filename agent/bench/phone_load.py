@@ -1,0 +1,170 @@
+"""``agent bench phone-load``: how many calls at once one ``agent serve`` takes on this machine.
+
+Starts ``agent serve`` (and, with ``--stt deepgram-flux`` and no URL, the Flux emulator) as its
+own process, then for each N places N calls at once with ``agent call``'s caller, and samples
+the server's (and emulator's) CPU time and resident memory from ``/proc`` while they run::
+
+    N   calls ok / failed   voice-to-voice p50 / p95   server cores   RSS above idle per call
+
+Every figure is measured at the caller (voice-to-voice: true end of speech to the first bot
+audio received). The caller runs on the same machine and takes some CPU itself; its late ticks
+(a 20 ms tick sent more than 20 ms late) are reported so a starved caller is not mistaken for a
+slow server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from agent.phone.call_cli import place_calls
+from agent.replay.scenario import load_scenario
+
+_TOKEN = "bench-phone-load"
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as ``lscpu`` gives it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _proc(pid: int) -> tuple[float, float]:
+    """(CPU seconds used, resident MB) of a process and its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    rss_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    return cpu, rss_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(
+    command: list[str], env: dict[str, str], ready_url: str | None, port: int | None
+) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{' '.join(command[2:5])} exited with {process.returncode}")
+        try:
+            if ready_url is not None:
+                httpx.get(ready_url, timeout=2)
+                return process
+            with socket.create_connection(("127.0.0.1", port or 0), timeout=1):
+                return process
+        except (httpx.HTTPError, OSError):
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError(f"{' '.join(command[2:5])} did not come up in 180 s")
+
+
+async def _measure(url: str, scenario: Any, calls: int, out: Path, pids: dict[str, int]) -> dict[str, Any]:
+    before = {name: _proc(pid) for name, pid in pids.items()}
+    peaks = {name: mb for name, (_, mb) in before.items()}
+    began = time.perf_counter()
+    task = asyncio.create_task(place_calls(url, _TOKEN, [scenario], calls, out))
+    while not task.done():
+        await asyncio.sleep(0.5)
+        for name, pid in pids.items():
+            peaks[name] = max(peaks[name], _proc(pid)[1])
+    summary = await task
+    wall = time.perf_counter() - began
+    o = summary["overall"]
+    audio = sum(c["audio_seconds"] for c in summary["calls"].values())
+    processes = {}
+    for name, pid in pids.items():
+        cpu = _proc(pid)[0] - before[name][0]
+        processes[name] = {
+            "cpu_seconds": round(cpu, 2),
+            "cores": round(cpu / wall, 2),
+            "cpu_per_call_audio_second": round(cpu / audio, 3) if audio else None,
+            "rss_idle_mb": round(before[name][1], 1),
+            "rss_peak_mb": round(peaks[name], 1),
+            "rss_per_call_mb": round((peaks[name] - before[name][1]) / calls, 1),
+        }
+    return {
+        "calls": calls,
+        "calls_completed": o["calls_completed"],
+        "calls_failed": o["calls_failed"],
+        "failures": o["failures"],
+        "voice_to_voice_ms": o["voice_to_voice_ms"],
+        "eot_latency_ms": o["eot_latency_ms"],
+        "barge_in_stop_ms": o["barge_in_stop_ms"],
+        "premature_cutoffs": o.get("premature_cutoffs"),
+        "missed_turns": o.get("missed_turns"),
+        "caller_late_ticks": o["caller_late_ticks"],
+        "wall_seconds": round(wall, 1),
+        "processes": processes,
+    }
+
+
+def bench_phone_load(
+    scenario_path: Path, counts: list[int], out: Path, stt: str, extra: list[str]
+) -> dict[str, Any]:
+    """Serve, call N at once for each N in ``counts``; the figures per N (see the module doc)."""
+    scenario = load_scenario(scenario_path)
+    env = {
+        **os.environ,
+        "TWILIO_AUTH_TOKEN": _TOKEN,
+        "DEEPGRAM_API_KEY": os.environ.get("DEEPGRAM_API_KEY", "bench"),
+    }
+    cli = [sys.executable, "-m", "pipelines.cli"]
+    started: list[subprocess.Popen[bytes]] = []
+    pids: dict[str, int] = {}
+    serve = [
+        *cli,
+        "serve",
+        "--max-calls",
+        str(max(counts) + 1),
+        "--scripted-replies",
+        str(scenario_path.parent),
+    ]
+    try:
+        if stt == "deepgram-flux":
+            eport = _free_port()
+            emulator = _start([*cli, "emulate", "deepgram-flux", "--port", str(eport)], env, None, eport)
+            started.append(emulator)
+            pids["emulator"] = emulator.pid
+            serve += [
+                "--stt",
+                "deepgram-flux",
+                "--stt-url",
+                f"ws://127.0.0.1:{eport}",
+                "--set",
+                "detector=native",
+            ]
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = _start([*serve, "--port", str(port), *extra], env, f"{url}/healthz", None)
+        started.append(server)
+        pids["server"] = server.pid
+        runs = [asyncio.run(_measure(url, scenario, n, out / f"calls-{n}", pids)) for n in counts]
+    finally:
+        for p in started:
+            p.send_signal(signal.SIGINT)
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "scenario": scenario.name, "stt": stt, "runs": runs}
