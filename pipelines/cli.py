@@ -95,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("out-load"), help="the calls' reports (default: out-load)"
     )
     load.add_argument("--json", type=Path, help="write the figures here")
+    load.add_argument(
+        "--together",
+        action="store_true",
+        help="start each run's calls at the same instant (default: spread over one call's length)",
+    )
     add_set_option(load)
     from agent.cloud.emulator.cli import add_parser as add_emulate
     from agent.compare import add_parser as add_compare

@@ -8,7 +8,7 @@
     WS   /ws              the Media Stream: connected, start (the token), media ... stop. Pipecat's
                           FastAPIWebsocketTransport with our Twilio serializer (μ-law 8 kHz <-> 16 kHz
                           PCM, clear, mark, DTMF) around the core (agent.pipeline, PHONE shell)
-    GET  /healthz         {"status", "calls", "on_their_way", "max_calls", "refused"}
+    GET  /healthz         {"status", "calls", "on_their_way", "max_calls", "refused"}; 503 while draining
     GET  /calls/{sid}     the server's timeline of a finished call, signed like a webhook
 
 The models are loaded once per process and shared; every call has its own processors, timeline
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import re
 import signal
@@ -102,8 +103,11 @@ def create_app(models: Models, settings: Settings, options: ServeOptions) -> Fas
         return Response(stream_answer(stream_url, parameters), media_type="text/xml")
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
-        return desk.health(time.time())
+    async def healthz() -> Response:
+        health = desk.health(time.time())  # 503 while draining: a load balancer stops sending calls
+        return Response(
+            json.dumps(health), status_code=503 if desk.draining else 200, media_type="application/json"
+        )
 
     @app.get("/calls/{call_sid}")
     async def call_record(call_sid: str, request: Request) -> Response:
@@ -134,6 +138,7 @@ def create_app(models: Models, settings: Settings, options: ServeOptions) -> Fas
             record["error"] = f"{type(e).__name__}: {e}"
         finally:
             desk.close(start.call_sid, record)
+            gc.collect()  # a call leaves cycles of processors behind: free them now, not later
 
     return app
 

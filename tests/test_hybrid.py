@@ -140,3 +140,27 @@ def test_a_score_read_ahead_is_not_carried_past_its_check() -> None:
     assert d.check(at(1.2, "The pharmacy opens at")) is None  # open words: the check is skipped
     v = d.check(at(1.5, "The pharmacy opens at"))  # the next check's read-ahead
     assert v is not None and v.ahead and len(calls) == 2
+
+
+def test_a_check_due_while_the_last_words_are_still_being_read_waits_for_them() -> None:
+    """Live, the recogniser's reading at the VAD stop takes real time: a check that falls due
+    before it is back must not judge the words without their end ("... to have" reads open,
+    "... to have a look?" does not)."""
+    d = HybridDetector(lambda audio: 0.98, HybridSettings())
+
+    def at(now: float, text: str, pending: bool) -> PauseContext:
+        return PauseContext(
+            now=now,
+            speech_end=1.0,
+            turn_start=0.5,
+            text=text,
+            audio=lambda a, b: np.zeros(16),
+            finals_pending=pending,
+        )
+
+    assert d.check(at(1.30, "send the technician to have", pending=True)) is None  # due, but waits
+    v = d.check(at(1.34, "send the technician to have a look?", pending=False))
+    assert v is not None and v.done and v.t == 1.34  # the same check, on the whole words
+    d.reset()
+    v = d.check(at(3.6, "send the technician to have", pending=True))
+    assert v is not None and v.done  # the finals never came: max_silence_s still ends the pause

@@ -218,6 +218,7 @@ def test_sigterm_refuses_new_calls_and_lets_the_current_one_finish(server: Serve
         server.process.send_signal(signal.SIGTERM)
         await asyncio.sleep(0.5)
         assert read_answer(webhook(server, "CA-late").text).stream_url is None  # draining: busy
+        assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 503
         return await call
 
     summary = asyncio.run(go())

@@ -55,8 +55,8 @@ class StreamingSTTProcessor(FrameProcessor):
         """Live-time model of this processor's compute (see agent.latency)."""
         self._vad_live = 0.0
         self._now = 0.0  # the newest media time received
-        self._skipped = 0  # readings skipped since the last one (live, behind)
-        self._last_read = 0.0  # media time of the last reading asked for
+        self._skipped = 0  # readings skipped before the one under way (live, behind)
+        self._behind_since: float | None = None  # a reading was due then but had to wait
         self._inbox: Inbox[Update] = Inbox(Jobs("asr", live), self._apply, self._finished)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -97,12 +97,13 @@ class StreamingSTTProcessor(FrameProcessor):
 
     async def _read(self, t: float) -> None:
         """A reading of the buffer; live and behind (a newer tick waits), the next tick reads
-        a newer buffer instead."""
+        a newer buffer instead, and the readings missed meanwhile are counted."""
         if self._inbox.jobs.live and self._inbox.later("clock"):
+            self._behind_since = t if self._behind_since is None else self._behind_since
             return
-        chunk = self._asr.settings.chunk_s
-        self._skipped = max(0, int((t - self._last_read) / chunk + 1e-6) - 1) if self._last_read else 0
-        self._last_read = t
+        if self._behind_since is not None:
+            self._skipped = int((t - self._behind_since) / self._asr.settings.chunk_s + 1e-6)
+            self._behind_since = None
         await self._inbox.run(self._asr.update, ("read", t, max(t, self._vad_live)))
 
     async def _maybe_flush(self, t: float) -> bool:

@@ -24,7 +24,13 @@ class WhisperSettings(BaseModel):
 
     model: str = Field("", description="path to a CTranslate2 Whisper model folder ('' = tiny.en)")
     compute_type: str = Field("int8", description="CTranslate2 compute type")
-    cpu_threads: int = Field(2, description="CPU threads for the model")
+    cpu_threads: int = Field(2, ge=1, description="CPU threads for the model (per reading)")
+    workers: int = Field(
+        1,
+        ge=1,
+        description="readings the model runs at once (CTranslate2's workers); more than one lets a "
+        "server taking several calls read two calls' audio at the same time",
+    )
     beam_size: int = Field(1, description="decoding beam (1 = greedy)")
     language: str = Field("en", description="spoken language")
     no_speech_threshold: float = Field(
@@ -62,7 +68,11 @@ class WhisperRecognizer:
             raise FileNotFoundError(f"Whisper model folder not found: {path}")
         self._settings = settings
         self._model = WhisperModel(
-            path, device="cpu", compute_type=settings.compute_type, cpu_threads=settings.cpu_threads
+            path,
+            device="cpu",
+            compute_type=settings.compute_type,
+            cpu_threads=settings.cpu_threads,
+            num_workers=settings.workers,
         )
         self._window = WindowDecoder(
             self._model, settings.language, settings.window_pad_s, settings.min_window_s

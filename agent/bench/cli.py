@@ -109,20 +109,21 @@ def bench_phone_load(args: argparse.Namespace) -> int:
         return 2
     extra = [x for item in args.set for x in ("--set", item)]
     try:
-        result = run(args.scenario, counts, args.out, args.stt, extra)
+        result = run(args.scenario, counts, args.out, args.stt, extra, together=args.together)
     except (RuntimeError, ValueError, OSError) as e:
         print(f"agent: {e}", file=sys.stderr)
         return 2
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
     for r in result["runs"]:
         v2v = r["voice_to_voice_ms"]
         cpu = ", ".join(
             f"{k} {p['cores']} cores, +{p['rss_per_call_mb']} MB/call" for k, p in r["processes"].items()
         )
         print(
-            f"{r['calls']} calls: {r['calls_completed']} ok, {r['calls_failed']} failed; voice-to-voice "
+            f"{r['calls']} calls (every {r['stagger_s']} s): {r['calls_pooled']} pooled, "
+            f"{r['calls_failed']} failed; voice-to-voice "
             f"p50 {v2v['p50']} ms, p95 {v2v['p95']} ms; {cpu}; caller late ticks {r['caller_late_ticks']}"
         )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1))
     return 0

@@ -79,33 +79,42 @@ def _start(
     raise RuntimeError(f"{' '.join(command[2:5])} did not come up in 180 s")
 
 
-async def _measure(url: str, scenario: Any, calls: int, out: Path, pids: dict[str, int]) -> dict[str, Any]:
-    before = {name: _proc(pid) for name, pid in pids.items()}
-    peaks = {name: mb for name, (_, mb) in before.items()}
-    began = time.perf_counter()
-    task = asyncio.create_task(place_calls(url, _TOKEN, [scenario], calls, out))
+async def _measure(
+    url: str, scenario: Any, calls: int, out: Path, pids: dict[str, int], stagger_s: float
+) -> dict[str, Any]:
+    samples: list[tuple[float, dict[str, tuple[float, float]]]] = []
+
+    def sample() -> None:
+        samples.append((time.perf_counter(), {name: _proc(pid) for name, pid in pids.items()}))
+
+    sample()
+    repeat, steady = (1, False) if stagger_s == 0 else (3, True)
+    task = asyncio.create_task(place_calls(url, _TOKEN, [scenario], calls, out, stagger_s, repeat, steady))
     while not task.done():
         await asyncio.sleep(0.5)
-        for name, pid in pids.items():
-            peaks[name] = max(peaks[name], _proc(pid)[1])
+        sample()
     summary = await task
-    wall = time.perf_counter() - began
+    sample()
     o = summary["overall"]
-    audio = sum(c["audio_seconds"] for c in summary["calls"].values())
+    began, until = o.get("steady_window") or (samples[0][0], samples[-1][0])
+    first = min(samples, key=lambda x: abs(x[0] - began))
+    last = min(samples, key=lambda x: abs(x[0] - until))
+    span = max(1e-6, last[0] - first[0])
     processes = {}
-    for name, pid in pids.items():
-        cpu = _proc(pid)[0] - before[name][0]
+    for name in pids:
+        cores = (last[1][name][0] - first[1][name][0]) / span
+        idle, peak = samples[0][1][name][1], max(x[1][name][1] for x in samples)
         processes[name] = {
-            "cpu_seconds": round(cpu, 2),
-            "cores": round(cpu / wall, 2),
-            "cpu_per_call_audio_second": round(cpu / audio, 3) if audio else None,
-            "rss_idle_mb": round(before[name][1], 1),
-            "rss_peak_mb": round(peaks[name], 1),
-            "rss_per_call_mb": round((peaks[name] - before[name][1]) / calls, 1),
+            "cores": round(cores, 2),
+            "cores_per_call": round(cores / calls, 3),
+            "rss_idle_mb": round(idle, 1),
+            "rss_peak_mb": round(peak, 1),
+            "rss_per_call_mb": round((peak - idle) / calls, 1),
         }
     return {
         "calls": calls,
-        "calls_completed": o["calls_completed"],
+        "stagger_s": round(stagger_s, 2),
+        "calls_pooled": o["calls_completed"],
         "calls_failed": o["calls_failed"],
         "failures": o["failures"],
         "voice_to_voice_ms": o["voice_to_voice_ms"],
@@ -114,15 +123,23 @@ async def _measure(url: str, scenario: Any, calls: int, out: Path, pids: dict[st
         "premature_cutoffs": o.get("premature_cutoffs"),
         "missed_turns": o.get("missed_turns"),
         "caller_late_ticks": o["caller_late_ticks"],
-        "wall_seconds": round(wall, 1),
+        "call_seconds": round(
+            sum(c["audio_seconds"] for c in summary["calls"].values()) / max(1, len(summary["calls"])), 1
+        ),
         "processes": processes,
     }
 
 
 def bench_phone_load(
-    scenario_path: Path, counts: list[int], out: Path, stt: str, extra: list[str]
+    scenario_path: Path, counts: list[int], out: Path, stt: str, extra: list[str], together: bool = False
 ) -> dict[str, Any]:
-    """Serve, call N at once for each N in ``counts``; the figures per N (see the module doc)."""
+    """Serve, call N at once for each N in ``counts``; the figures per N (see the module doc).
+
+    The N callers' starts are spread over one call's length (measured on the first run), as calls
+    from different people arrive, and each caller calls three times in a row; the figures pool
+    the calls made while all N callers were on the line. ``together`` starts N single calls at
+    the same instant instead, so that every call's turns end together (the worst case).
+    """
     scenario = load_scenario(scenario_path)
     env = {
         **os.environ,
@@ -159,7 +176,12 @@ def bench_phone_load(
         server = _start([*serve, "--port", str(port), *extra], env, f"{url}/healthz", None)
         started.append(server)
         pids["server"] = server.pid
-        runs = [asyncio.run(_measure(url, scenario, n, out / f"calls-{n}", pids)) for n in counts]
+        runs: list[dict[str, Any]] = []
+        length = 0.0
+        for n in counts:
+            stagger = 0.0 if together or not length or n == 1 else length / n
+            runs.append(asyncio.run(_measure(url, scenario, n, out / f"calls-{n}", pids, stagger)))
+            length = length or runs[-1]["call_seconds"]
     finally:
         for p in started:
             p.send_signal(signal.SIGINT)
@@ -167,4 +189,12 @@ def bench_phone_load(
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "scenario": scenario.name, "stt": stt, "runs": runs}
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "scenario": scenario.name,
+        "stt": stt,
+        "server_settings": extra,
+        "together": together,
+        "runs": runs,
+    }

@@ -31,6 +31,13 @@ def add_parser(sub: Any) -> None:
         help="the scenario the caller plays, or a folder of them (called one after another)",
     )
     c.add_argument("--calls", type=int, default=1, help="calls placed at once (default 1)")
+    c.add_argument(
+        "--stagger",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="seconds between the calls' starts (default 0)",
+    )
     c.add_argument("--out", type=Path, default=Path("out-calls"), help="output folder (default: out-calls)")
     c.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
 
@@ -43,8 +50,11 @@ def call(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.calls < 1:
-        print(f"agent call: --calls must be at least 1, got {args.calls}", file=sys.stderr)
+    if args.calls < 1 or not 0 <= args.stagger <= 600:
+        print(
+            f"agent call: --calls must be at least 1 and --stagger 0-600 s, got {args.calls}, {args.stagger}",
+            file=sys.stderr,
+        )
         return 2
     if not args.url.startswith(("http://", "https://")):
         print(f"agent call: URL must be http(s)://..., got {args.url!r}", file=sys.stderr)
@@ -56,7 +66,7 @@ def call(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as e:
         print(f"agent call: {e}", file=sys.stderr)
         return 2
-    summary = asyncio.run(place_calls(args.url, token, scenarios, args.calls, args.out))
+    summary = asyncio.run(place_calls(args.url, token, scenarios, args.calls, args.out, args.stagger))
     o = summary["overall"]
     print(
         f"{o['calls_completed']} calls completed, {o['calls_failed']} failed. "
@@ -74,8 +84,19 @@ def call(args: argparse.Namespace) -> int:
     return 1 if o["expectations_failed"] else 0
 
 
-async def place_calls(url: str, token: str, scenarios: list[Any], calls: int, out: Path) -> dict[str, Any]:
-    """``calls`` calls at once for each scenario in turn; writes ``out`` and returns the summary."""
+async def place_calls(
+    url: str,
+    token: str,
+    scenarios: list[Any],
+    calls: int,
+    out: Path,
+    stagger_s: float = 0.0,
+    repeat: int = 1,
+    steady: bool = False,
+) -> dict[str, Any]:
+    """``calls`` callers at once for each scenario in turn, the i-th starting ``i * stagger_s``
+    later and placing ``repeat`` calls one after another; writes ``out`` and returns the summary.
+    ``steady``: the figures pool only the calls made while every caller was on the line."""
     from agent.replay.assemble import build_clip
     from agent.tts.piper_voice import PiperSynth
 
@@ -83,11 +104,16 @@ async def place_calls(url: str, token: str, scenarios: list[Any], calls: int, ou
     began = time.perf_counter()
     results: list[CallResult] = []
     failures: list[str] = []
+    window: tuple[float, float] | None = None
     for scenario in scenarios:
         clips = [build_clip(step, scenario, voice, f"turns.{i}") for i, step in enumerate(scenario.turns)]
-        outcomes = await asyncio.gather(
-            *(Caller(url, token, scenario, clips).run() for _ in range(calls)), return_exceptions=True
+        lines = await asyncio.gather(
+            *(_line(i * stagger_s, repeat, url, token, scenario, clips) for i in range(calls)),
+            return_exceptions=True,
         )
+        outcomes: list[Any] = [o for line in lines for o in (line if isinstance(line, list) else [line])]
+        if steady and all(isinstance(line, list) for line in lines):
+            outcomes, window = _steady([line for line in lines if isinstance(line, list)])
         for i, outcome in enumerate(outcomes):
             if isinstance(outcome, CallResult):
                 results.append(outcome)
@@ -95,4 +121,44 @@ async def place_calls(url: str, token: str, scenarios: list[Any], calls: int, ou
                 failures.append(f"{scenario.name} call {i + 1}: {outcome}")
             elif isinstance(outcome, BaseException):
                 failures.append(f"{scenario.name} call {i + 1}: {type(outcome).__name__}: {outcome}")
-    return summarize(results, failures, out, time.perf_counter() - began, per_scenario=calls)
+    summary = summarize(results, failures, out, time.perf_counter() - began, per_scenario=calls * repeat)
+    if window is not None:
+        summary["overall"]["steady_window"] = window  # perf_counter seconds: for the caller's own process
+    return summary
+
+
+async def _line(
+    delay_s: float, repeat: int, url: str, token: str, scenario: Any, clips: list[Any]
+) -> list[CallResult | BaseException]:
+    """One caller: waits ``delay_s``, then places ``repeat`` calls one after another."""
+    await asyncio.sleep(delay_s)
+    results: list[CallResult | BaseException] = []
+    for _ in range(repeat):
+        try:
+            results.append(await Caller(url, token, scenario, clips).run())
+        except (CallFailed, OSError) as e:
+            results.append(e)
+    return results
+
+
+def _steady(
+    lines: list[list[CallResult | BaseException]],
+) -> tuple[list[CallResult | BaseException], tuple[float, float] | None]:
+    """The calls placed after every caller's first call had begun and ended before any caller's
+    last one ended, i.e. while all the callers were on the line (failures are always kept); and
+    that window (``time.perf_counter`` seconds)."""
+    answered = [[r for r in line if isinstance(r, CallResult)] for line in lines]
+    if not all(answered):
+        return [r for line in lines for r in line], None
+    full_from = max(min(r.began for r in line) for line in answered)
+    full_until = min(max(r.began + r.wall_seconds for r in line) for line in answered)
+    kept: list[CallResult | BaseException] = [
+        r for line in lines for r in line if not isinstance(r, CallResult)
+    ]
+    kept += [
+        r
+        for line in answered
+        for r in line
+        if r.began >= full_from - 1e-6 and r.began + r.wall_seconds <= full_until + 1e-6
+    ]
+    return kept, (full_from, full_until)

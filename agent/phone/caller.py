@@ -61,6 +61,8 @@ class CallResult:
     clears: list[float]
     server: dict[str, Any] | None
     wall_seconds: float
+    began: float
+    """When the call was placed (``time.perf_counter()``)."""
     late_ticks: int
     """Ticks the caller itself sent more than 20 ms late (a starved caller is no fair judge)."""
     refused: str | None = None
@@ -258,6 +260,7 @@ class Caller:
             clears=self._clears,
             server=server,
             wall_seconds=time.perf_counter() - began,
+            began=began,
             late_ticks=late,
             refused=refused,
         )

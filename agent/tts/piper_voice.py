@@ -47,8 +47,8 @@ class PiperSynth:
     different audio each time. ``deterministic`` (the default) sets both noise scales to zero: the
     same text always gives the same samples, which keeps replays repeatable.
 
-    Safe to share between threads: calls are serialised (espeak, Piper's phonemizer, keeps global
-    state), so several calls at once take turns rather than corrupt each other.
+    Safe to share between threads: espeak, Piper's phonemizer, keeps global state, so turning text
+    into phonemes takes turns; the ONNX model that makes the audio runs for several calls at once.
     """
 
     def __init__(
@@ -65,21 +65,20 @@ class PiperSynth:
         self._config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0) if deterministic else None
         self.sample_rate = int(self._voice.config.sample_rate)
         self._lock = threading.Lock()
+        phonemize = self._voice.phonemize
+
+        def locked(text: str) -> list[list[str]]:
+            with self._lock:
+                return phonemize(text)
+
+        self._voice.phonemize = locked  # type: ignore[method-assign]  # Piper's synthesis calls it first
 
     def phoneme_words(self, text: str) -> int:
         """How many spoken words espeak makes of ``text``."""
-        with self._lock:
-            return self._phoneme_words(text)
-
-    def _phoneme_words(self, text: str) -> int:
         return sum(len(_split_phoneme_words(s)) for s in self._voice.phonemize(text))
 
     def synthesize(self, text: str) -> Synthesis:
         """Speak ``text``; one Piper chunk per sentence, joined."""
-        with self._lock:
-            return self._synthesize(text)
-
-    def _synthesize(self, text: str) -> Synthesis:
         pieces: list[np.ndarray] = []
         spans: list[tuple[float, float]] = []
         offset = 0
@@ -90,7 +89,7 @@ class PiperSynth:
             pieces.append(audio)
             offset += len(audio)
         raw = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
-        words = word_spans(text.split(), spans, [self._phoneme_words(w) for w in text.split()])
+        words = word_spans(text.split(), spans, [self.phoneme_words(w) for w in text.split()])
         return Synthesis(resample(raw, self.sample_rate, SAMPLE_RATE), tuple(words))
 
 

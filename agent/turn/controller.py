@@ -197,6 +197,7 @@ class TurnController:
             text=self._turn_text(speech_end),
             audio=self._audio,
             cut_in=self._bot_during_turn,
+            finals_pending=self.pending_final,
         )
         events: list[TurnEvent] = []
         for detector in self._detectors:

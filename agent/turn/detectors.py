@@ -30,6 +30,8 @@ class PauseContext:
 
     ``audio(start, end)`` returns the user's 16 kHz audio between two media times. ``cut_in``
     says the turn began while the bot was talking (the user is taking the floor).
+    ``finals_pending`` says the recogniser has not yet made final all the speech before the
+    pause: ``text`` may still lack its last words.
     """
 
     now: float
@@ -38,6 +40,7 @@ class PauseContext:
     text: str
     audio: Callable[[float, float], np.ndarray]
     cut_in: bool = False
+    finals_pending: bool = False
 
     @property
     def silence(self) -> float:
@@ -195,7 +198,9 @@ class HybridDetector:
         any             silence >= open_min_silence_s     -> done if P >= open_threshold
         any             silence >= max_silence_s          -> done
 
-    Checked at ``delay_s`` of silence and again every ``recheck_s`` as the pause grows. The model
+    Checked at ``delay_s`` of silence and again every ``recheck_s`` as the pause grows, but never
+    on words still being read: a check that falls due before the finals cover the speech waits
+    for them (live, the recogniser's last reading takes real time; in a replay it never does). The model
     reads the audio ``score_lead_s`` before each check, so that the decision, when due, costs
     only the text rules::
 
@@ -225,6 +230,8 @@ class HybridDetector:
         if pause.silence >= s.max_silence_s - 1e-9:
             self._fired = True
             return Verdict(self.name, pause.now, True, None)
+        if pause.finals_pending:
+            return None  # the words are still being read: judge them once they are final
         due = s.delay_s + self._checks * s.recheck_s
         if pause.silence < due - s.score_lead_s - 1e-9:
             return None
