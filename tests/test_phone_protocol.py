@@ -165,3 +165,15 @@ def test_a_stretch_of_bot_audio_ends_only_after_a_gap() -> None:
 
 def test_a_message_json_round_trip_keeps_the_start_shape() -> None:
     assert parse_start(decode(json.dumps(START))).call_sid == "CA1"
+
+
+def test_the_telephone_line_keeps_the_voice_band_and_drops_what_a_phone_cannot_carry() -> None:
+    from agent.phone.g711 import TelephoneLine
+
+    t = np.arange(16000) / 16000
+    for hz, kept in ((1000, True), (6000, False)):
+        line = TelephoneLine()
+        tone = (0.5 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+        out = np.concatenate([line(tone[i : i + 320]) for i in range(0, 16000, 320)])
+        rms = float(np.sqrt(np.mean(out[1600:] ** 2)))
+        assert (abs(rms - 0.354) < 0.02) if kept else rms < 0.01, (hz, rms)
