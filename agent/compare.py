@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.eot.evaluate import DETECTORS, gather, summarize, sweep
+from agent.eot.evaluate import DETECTORS, summarize, sweep
+from agent.eot.evidence import gather, stream_words
 from agent.eot.manifest import ManifestError, load_manifest
 from agent.options import add_set_option, add_stt_options, apply_stt, live_provider
 from agent.report.compare_html import render
@@ -71,7 +72,9 @@ def compare(args: argparse.Namespace) -> int:
             replays[name] = summary["overall"]
         manifest = args.out / names[0] / "eot_manifest.jsonl"
         items = load_manifest(manifest)
-        evidence, _ = gather(items, models.smart_turn.probability, _transcriber(models))
+        evidence, _ = gather(
+            items, models.smart_turn.probability, lambda a: stream_words(a, models.whisper, base)
+        )
         # native has no knobs here to sweep: it shows in the table, from its replay
         detectors = {n: summarize(sweep(evidence, DETECTORS[n]())) for n in names if n in DETECTORS}
     except (ValueError, RuntimeError, OSError, ManifestError) as e:
@@ -91,10 +94,3 @@ def compare(args: argparse.Namespace) -> int:
         )
     print(f"Report: {args.out}/compare.html")
     return 0
-
-
-def _transcriber(models: Any) -> Any:
-    def transcribe(audio: Any) -> str:
-        return " ".join(w.text for w in models.whisper.decode_window(audio).words)
-
-    return transcribe

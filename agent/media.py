@@ -79,6 +79,14 @@ def to_pcm16(audio: np.ndarray) -> bytes:
     return (clipped * 32767.0).astype("<i2").tobytes()
 
 
+def write_pcm16(path: str | Path, audio: np.ndarray | bytes) -> None:
+    """Save 16 kHz audio as a 16-bit WAV holding exactly the samples the pipeline heard: float
+    audio goes through :func:`to_pcm16`, as every frame fed to the pipeline does, so reading the
+    file back (``/ 32768``) gives the pipeline's own input, bit for bit."""
+    pcm = audio if isinstance(audio, bytes) else to_pcm16(audio)
+    sf.write(str(path), np.frombuffer(pcm, dtype="<i2"), SAMPLE_RATE, subtype="PCM_16")
+
+
 def from_pcm16(pcm: bytes) -> np.ndarray:
     """Little-endian int16 PCM bytes to float32 audio in [-1, 1)."""
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0

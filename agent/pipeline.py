@@ -109,6 +109,8 @@ class Core:
     speaker: SpeakerProcessor
     stages: list[Stage]
     context: LLMContext
+    listener: FrameProcessor
+    """The first stage that listens (the VAD): what reaches it is what the pipeline heard."""
 
 
 def build(
@@ -162,4 +164,4 @@ def build(
         stages.insert(0, echo.stage)
     for stage in stages:
         stage.live = live  # live, the lag is in the media time itself
-    return Core(processors, speaker, stages, context)
+    return Core(processors, speaker, stages, context, listener=vad)

@@ -22,6 +22,7 @@ from agent.echo import EchoSettings
 from agent.llm.openai_compatible import OpenAISettings
 from agent.llm.scripted import ScriptedLLMSettings
 from agent.phone.desk import PhoneSettings
+from agent.replay.scenario import Background
 from agent.turn.controller import TurnSettings
 from agent.turn.detectors import HybridSettings, SilenceSettings, SmartTurnSettings
 from agent.vad import VadSettings
@@ -32,6 +33,12 @@ class ReplaySettings(BaseModel):
 
     chunk_ms: int = Field(20, ge=10, le=100, description="microphone chunk per media tick (ms)")
     max_seconds: float = Field(600.0, gt=0, description="longest media time one scenario may run")
+    background: Background | None = Field(
+        None,
+        description="a noise floor under every scenario that has none of its own, e.g. --set "
+        "'replay.background={kind: pink, level_db: -45}' (a recording's file: absolute, or "
+        "relative to the scenario's folder)",
+    )
     telephone: bool = Field(
         False,
         description="the microphone reaches the pipeline as a phone line carries it: 8 kHz G.711 "
@@ -40,7 +47,7 @@ class ReplaySettings(BaseModel):
 
 
 def _fallback() -> SilenceSettings:
-    return SilenceSettings(threshold_s=2.5)
+    return SilenceSettings(threshold_s=2.0)  # as the hybrid's max_silence_s
 
 
 class Settings(BaseModel):

@@ -111,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
     add_emulate(sub)
     _add_serve(sub)
     add_call(sub)
+    t = sub.add_parser(
+        "room-tone", help="cut a room's background out of recordings, for a scenario's noise floor"
+    )
+    t.add_argument("audio", type=Path, nargs="+", help="recordings of the room (speech and all)")
+    t.add_argument("--out", type=Path, required=True, help="the room tone (WAV, 16 kHz)")
     return p
 
 
@@ -164,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         return _replay(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "room-tone":
+        return _room_tone(args)
     if args.command == "call":
         from agent.phone.call_cli import call
 
@@ -187,6 +194,22 @@ def main(argv: list[str] | None = None) -> int:
             return bench_phone_load(args)
         return bench_stt_faults(args) if args.bench == "stt-faults" else bench_asr(args)
     return 2
+
+
+def _room_tone(args: argparse.Namespace) -> int:
+    import soundfile as sf
+
+    from agent.media import SAMPLE_RATE
+    from agent.replay.background import room_tone
+
+    try:
+        tone = room_tone([str(p) for p in args.audio])
+        sf.write(args.out, tone, SAMPLE_RATE)
+    except (ValueError, OSError, RuntimeError) as e:
+        print(f"agent room-tone: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.out}: {len(tone) / SAMPLE_RATE:.1f} s of room tone from {len(args.audio)} recordings")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -251,22 +251,20 @@ async def run_call(
         "problems": problems,
     }
     if options.out is not None:
-        _write_call(
-            options.out / start.call_sid, record, audio, core.speaker.output(0.0, len(audio) / SAMPLE_RATE)
-        )
+        bot = core.speaker.output(0.0, len(audio) / SAMPLE_RATE)
+        _write_call(options.out / start.call_sid, record, mic.pcm, audio, bot)
     return record
 
 
-def _write_call(folder: Path, record: dict[str, Any], mic: Any, bot: Any) -> None:
-    import soundfile as sf
-
+def _write_call(folder: Path, record: dict[str, Any], pcm: bytes, mic: Any, bot: Any) -> None:
+    from agent.media import write_pcm16
     from agent.report.html import render
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "timeline.json").write_text(json.dumps(record, indent=1))
     page = render(record["call_sid"], f"call {record['call_sid']}", record["events"], [], mic, bot, {})
     (folder / "report.html").write_text(page, encoding="utf-8")
-    sf.write(folder / "mic.wav", mic, SAMPLE_RATE, subtype="PCM_16")
+    write_pcm16(folder / "mic.wav", pcm)  # what the pipeline heard, bit for bit
 
 
 class _DrainingServer(uvicorn.Server):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from agent.eot.evaluate import Evidence, silence_configs, summarize, sweep
+from agent.eot.evaluate import silence_configs, summarize, sweep
+from agent.eot.evidence import Evidence
 from agent.eot.manifest import Item, ManifestError, load_manifest, pauses
 
 
@@ -74,7 +75,7 @@ def test_manifest_errors_name_the_line(tmp_path: Path) -> None:
 
 
 def evidence(label: str, length: float) -> Evidence:
-    return Evidence(Item("x.wav", 1.0, 1.0 + length, label), {}, "", "neutral")  # type: ignore[arg-type]
+    return Evidence(Item("x.wav", 1.0, 1.0 + length, label), {}, ((0.1, "The shop opens at nine."),))  # type: ignore[arg-type]
 
 
 def test_sweep_counts_cutoffs_and_latency_and_picks_the_headline_settings() -> None:
@@ -86,9 +87,9 @@ def test_sweep_counts_cutoffs_and_latency_and_picks_the_headline_settings() -> N
     assert by_threshold[1.2]["false_cutoff_rate"] == 0.0
     assert by_threshold[1.2]["mean_latency_ms"] == 1200.0
     s = summarize(rows)
-    assert s["cutoff_at_600ms"] == 0.5 and s["cutoff_at_600ms_settings"] == {"threshold_s": 0.6}
+    assert s["cutoff_at_600ms"] == 0.5 and s["cutoff_at_600ms_settings"] == {"threshold_s": 0.5}
     assert s["cutoff_at_300ms"] == 1.0
-    assert s["latency_at_5pct_cutoff_ms"] == 1200.0
+    assert s["latency_at_5pct_cutoff_ms"] == 1100.0  # the 1.1 s hold ends as the threshold is reached
     assert [r["false_cutoff_rate"] for r in s["frontier"]] == [1.0, 0.5, 0.0]
 
 
@@ -105,7 +106,7 @@ def test_eot_eval_end_to_end_on_a_cut_sentence(voice, tmp_path: Path) -> None:
     from agent.replay.assemble import text_clip
     from pipelines.cli import main
 
-    clip = text_clip("My number is 4 1 5 [pause 1.5] 5 5 5 0 1 2 3.", voice, "turn")
+    clip = text_clip("I would like to book a table for [pause 1.5] four people tonight.", voice, "turn")
     audio = np.concatenate([np.zeros(8000, np.float32), clip.audio, np.zeros(48000, np.float32)])
     sf.write(tmp_path / "dictation.wav", audio, 16000)
     (hold_start, hold_end) = clip.pauses[0]
@@ -141,9 +142,9 @@ def test_eot_eval_end_to_end_on_a_cut_sentence(voice, tmp_path: Path) -> None:
         ):
             assert key in figures
     hold = result["pauses"][0]
-    assert hold["cue"] == "open"  # "my number is 4 1 5" is unfinished
+    assert hold["cue"] == "open"  # "... a table for" is unfinished
     assert 0 <= hold["smart_turn"]["0.2"] <= 1
-    # An unfinished number never gets cut off by the hybrid at its chosen settings.
+    # An unfinished sentence never gets cut off by the hybrid at its chosen settings.
     best = result["detectors"]["hybrid"]["latency_at_5pct_cutoff_ms_settings"]
     assert best is not None
     # The evidence it recorded sweeps again to the same figures, with no model run.
@@ -161,14 +162,15 @@ def test_eot_eval_end_to_end_on_a_cut_sentence(voice, tmp_path: Path) -> None:
 def test_hybrid_grid_holds_every_smart_turn_setting() -> None:
     """The words can only add to the model: for each smart-turn setting the hybrid's grid has
     one that fires at the same time on any evidence."""
-    from agent.eot.evaluate import Evidence, hybrid_configs, smart_turn_configs
+    from agent.eot.evaluate import hybrid_configs, smart_turn_configs
+    from agent.eot.evidence import Evidence
     from agent.eot.manifest import Item
 
     rng = np.random.default_rng(3)
     offsets = [round(0.1 * k, 1) for k in range(1, 31)]
     evidence = [
-        Evidence(Item("x.wav", 1.0, 2.0, "hold"), {d: float(rng.random()) for d in offsets}, "", cue)
-        for cue in ("open", "closed", "question", "neutral")
+        Evidence(Item("x.wav", 1.0, 2.0, "hold"), {d: float(rng.random()) for d in offsets}, ((0.1, text),))
+        for text in ("my number is", "Yes.", "What time is it?", "The shop opens at nine.")
         for _ in range(4)
     ]
     hybrid = {}
@@ -195,3 +197,36 @@ def test_smart_turn_grid_holds_every_hybrid_setting_that_ignores_the_words() -> 
     }
     alone = {(s["threshold"], s["delay_s"], s["recheck_s"], s["fallback_s"]) for s, _ in smart_turn_configs()}
     assert acoustic <= alone
+
+
+def test_agreement_names_why_the_replay_and_the_evaluation_differ(tmp_path: Path) -> None:
+    from agent.eot.agreement import compare
+
+    def timeline(folder: str, events: list[dict]) -> str:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "timeline.json").write_text(json.dumps({"events": events}))
+        return str(tmp_path / folder / "heard.wav")
+
+    def said(t: float, *words: tuple[str, float, float]) -> dict:
+        return {"t": t, "type": "final", "words": [{"w": w, "start": a, "end": b} for w, a, b in words]}
+
+    start = {"t": 1.2, "type": "turn_start", "onset": 1.0}
+    stop = {"t": 2.2, "type": "vad_stop", "speech_end": 2.0}
+    hello = said(2.2, ("Hello", 1.0, 1.5), ("there.", 1.5, 2.0))
+    same = timeline("same", [start, stop, hello, {"t": 2.32, "type": "turn_end"}])
+    deaf = timeline("deaf", [start, hello])
+    misheard = timeline("misheard", [start, stop, said(2.2, ("Hello", 1.0, 1.5), ("bear.", 1.5, 2.0))])
+    unknown = timeline("unknown", [start, stop, hello])
+    elsewhere = timeline("elsewhere", [{"t": 0.4, "type": "turn_start", "onset": 0.2}, stop, hello])
+
+    def evidence(audio: str) -> Evidence:
+        return Evidence(Item(audio, 2.0, 4.0, "eot", 1.0), {0.3: 0.99}, ((0.1, "Hello there."),))
+
+    rows = compare([evidence(a) for a in (same, deaf, misheard, unknown, elsewhere)], lambda e: 0.3)
+    assert [(r.scenario, r.agrees, r.reason) for r in rows] == [
+        ("same", True, ""),  # 0.32 s against 0.3 s: one step
+        ("deaf", False, "no_vad_stop"),
+        ("misheard", False, "other_words"),
+        ("unknown", False, "unexplained"),
+        ("elsewhere", False, "other_turn"),  # the replay's turn began 0.8 s earlier
+    ]

@@ -10,10 +10,10 @@ from typing import Any
 
 import soundfile as sf
 
-from agent.eot.evaluate import DETECTORS, HOLD_SPAN_S, Evidence, gather, scored_holds, summarize, sweep
+from agent.eot.evaluate import DETECTORS, HOLD_SPAN_S, at_settings, scored_holds, summarize, sweep
+from agent.eot.evidence import Evidence, gather, stream_words
 from agent.eot.manifest import Item, ManifestError, from_rttm, from_utterances, load_manifest, write_manifest
 from agent.options import add_set_option
-from agent.turn.text_cues import text_cue
 
 
 def add_parser(sub: Any) -> None:
@@ -30,6 +30,12 @@ def add_parser(sub: Any) -> None:
     e.add_argument("--write-manifest", type=Path, help="with --from-...: also save the manifest")
     e.add_argument("--detector", action="append", choices=sorted(DETECTORS), help="detectors (default: all)")
     e.add_argument("--json", type=Path, help="write the figures here")
+    e.add_argument(
+        "--agreement",
+        action="store_true",
+        help="the manifest is a replay's: say, pause by pause, whether the detector at its settings "
+        "fires where the replay's turn controller did",
+    )
     e.add_argument(
         "--evidence",
         type=Path,
@@ -75,11 +81,13 @@ def eot_eval(args: argparse.Namespace) -> int:
     if not args.evidence:
         model = SmartTurnModel(graph=settings.smart_turn.graph)
         whisper = WhisperRecognizer(settings.whisper)
-
-        def transcribe(audio: Any) -> str:
-            return " ".join(w.text for w in whisper.decode_window(audio).words)
-
-        evidence, score_ms = gather(items, model.probability, transcribe)
+        try:
+            evidence, score_ms = gather(
+                items, model.probability, lambda a: stream_words(a, whisper, settings)
+            )
+        except ValueError as e:  # a recording that cannot be read
+            print(f"agent: {e}", file=sys.stderr)
+            return 2
     names = args.detector or list(DETECTORS)
     result: dict[str, Any] = {
         "items": {
@@ -90,13 +98,18 @@ def eot_eval(args: argparse.Namespace) -> int:
         "hold_span_s": list(HOLD_SPAN_S),
         "smart_turn_ms_per_check": round(score_ms, 1),
         "detectors": {name: summarize(sweep(evidence, DETECTORS[name]())) for name in names},
+        "at_settings": at_settings(evidence, settings),
+        "agreement": _agreement(evidence, settings) if args.agreement else None,
         "pauses": [
             {
                 "audio": e.item.audio,
                 "start": e.item.pause_start,
                 "end": e.item.pause_end,
                 "label": e.item.label,
+                "turn_start": e.item.turn_start,
+                "cut_in": e.item.cut_in,
                 "text": e.text,
+                "texts": [[d, t] for d, t in e.texts],
                 "cue": e.cue,
                 "smart_turn": {str(k): v for k, v in e.scores.items()},
             }
@@ -107,12 +120,32 @@ def eot_eval(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1))
     for name, d in result["detectors"].items():
+        own = result["at_settings"][name]
+        beaten = own.get("beaten_by_silence_s")
         print(
             f"{name:11s} cutoff@300ms {d['cutoff_at_300ms']}  cutoff@600ms {d['cutoff_at_600ms']}  "
             f"latency@5% {d['latency_at_5pct_cutoff_ms']} ms  "
-            f"latency@10% {d['latency_at_10pct_cutoff_ms']} ms"
+            f"latency@10% {d['latency_at_10pct_cutoff_ms']} ms  | at its settings: cutoffs "
+            f"{own['false_cutoff_rate']}, latency {own['mean_latency_ms']} ms"
+            + (f" (beaten by silence at {beaten} s)" if beaten else "")
         )
     return 0
+
+
+def _agreement(evidence: list[Evidence], settings: Any) -> list[dict[str, Any]]:
+    from agent.eot.agreement import compare
+    from agent.eot.evaluate import own_configs
+
+    rows = [a.as_dict() for a in compare(evidence, own_configs(settings)[settings.detector][1])]
+    differ = [r for r in rows if not r["agrees"]]
+    print(f"agreement with the replay: {len(rows) - len(differ)} of {len(rows)} pauses", file=sys.stderr)
+    for r in differ:
+        print(
+            f"  differs ({r['reason']}): {r['scenario']} {r['label']} at {r['pause_start']} s: replay "
+            f"{r['replay_s']}, eval {r['eval_s']} ({r['text']!r})",
+            file=sys.stderr,
+        )
+    return rows
 
 
 def load_evidence(path: Path) -> tuple[list[Evidence], float]:
@@ -125,7 +158,8 @@ def load_evidence(path: Path) -> tuple[list[Evidence], float]:
         raise ValueError(f"{path}: no 'pauses' in it; give the --json of an earlier eot-eval")
     out = []
     for p in data["pauses"]:
-        item = Item(p["audio"], p["start"], p["end"], p["label"])
+        item = Item(p["audio"], p["start"], p["end"], p["label"], p.get("turn_start"), p.get("cut_in", False))
         scores = {float(k): float(v) for k, v in p["smart_turn"].items()}
-        out.append(Evidence(item, scores, p["text"], text_cue(p["text"])))
+        texts = tuple((float(d), str(t)) for d, t in p.get("texts", [[0.1, p["text"]]]))
+        out.append(Evidence(item, scores, texts))
     return out, float(data.get("smart_turn_ms_per_check", 0.0))

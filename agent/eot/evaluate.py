@@ -1,9 +1,9 @@
 """``agent eot-eval``: every detector on the same pauses, each knob swept, the trade-off reported.
 
-For each pause the evidence a live detector would have is gathered once: the speaker's audio
-from the turn start to the pause (then silence), smart-turn's P(complete) after each 0.1 s of
-silence, and the transcript of the turn so far. A detector setting then *fires* at some time
-after the pause starts::
+For each pause the evidence a live detector would have is gathered once (:mod:`agent.eot.evidence`):
+smart-turn's P(complete) after each 0.1 s of the pause as recorded, and the words the streaming
+recogniser made final for the turn so far. A detector setting then *fires* at some time after
+the pause starts::
 
     speech ====|.... pause ....|====      hold: firing before the pause ends is a false cutoff
                ^pause_start
@@ -19,72 +19,21 @@ within the rate), with the settings that reached each (in the style of LiveKit's
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from agent.eot.manifest import Item
-from agent.latency import Stopwatch
-from agent.media import SAMPLE_RATE, load_audio
+from agent.eot.evidence import OFFSETS, TIMEOUT_S, Evidence
 from agent.turn.detectors import HybridSettings, decide
-from agent.turn.text_cues import Cue, text_cue
 
-STEP_S = 0.1
-SCORE_DECIMALS = 4
 VAD_STOP_S = 0.2
 """Live, the VAD confirms a pause only after its ``stop_secs`` (0.2 s): no check comes sooner."""
-TIMEOUT_S = 3.0
-OFFSETS = [round(STEP_S * k, 1) for k in range(1, int(TIMEOUT_S / STEP_S) + 1)]
-MAX_TURN_AUDIO_S = 8.0  # smart-turn looks at the last 8 s
 HOLD_SPAN_S = (0.2, 5.0)
 """Holds scored, by length (s), as LiveKit's eot-bench does by default (``--min-hold-span-duration``
 0.2, ``--max-hold-span-duration`` 5.0): a shorter one ends before any detector may act (the VAD
 stop), and after a longer one the same speaker is starting something new."""
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What a live detector could know about one pause."""
-
-    item: Item
-    scores: dict[float, float]  # silence (s) -> smart-turn P(complete)
-    text: str
-    cue: Cue
-
-    @property
-    def length(self) -> float:
-        return self.item.pause_end - self.item.pause_start
-
-
-def gather(
-    items: Iterable[Item],
-    score: Callable[[np.ndarray], float],
-    transcribe: Callable[[np.ndarray], str],
-) -> tuple[list[Evidence], float]:
-    """Evidence for each pause, and the mean smart-turn time per check (ms)."""
-    audio_cache: dict[str, np.ndarray] = {}
-    out = []
-    watch = Stopwatch()
-    total, calls = 0.0, 0
-    for item in items:
-        if item.audio not in audio_cache:
-            audio_cache[item.audio] = load_audio(item.audio)
-        audio = audio_cache[item.audio]
-        begin = item.turn_start if item.turn_start is not None else item.pause_start - MAX_TURN_AUDIO_S
-        speech = audio[round(max(0.0, begin) * SAMPLE_RATE) : round(item.pause_start * SAMPLE_RATE)]
-        scores = {}
-        for d in OFFSETS:
-            x = np.concatenate([speech, np.zeros(round(d * SAMPLE_RATE), np.float32)])
-            with watch.running():
-                scores[d] = round(score(x), SCORE_DECIMALS)  # as the evidence file keeps it
-            total += watch.seconds
-            calls += 1
-        text = transcribe(speech[-25 * SAMPLE_RATE :]) if len(speech) > SAMPLE_RATE // 10 else ""
-        out.append(Evidence(item, scores, text, text_cue(text)))
-    return out, 1000 * total / max(1, calls)
 
 
 FireTime = Callable[[Evidence], float]
@@ -113,10 +62,11 @@ def _hybrid_fire(e: Evidence, s: HybridSettings, checks: list[float]) -> float:
     for d in checks:
         if d >= s.max_silence_s:
             break
-        if e.cue == "open" and d < s.open_min_silence_s - 1e-9:
+        cue = e.cue_at[d]
+        if cue == "open" and d < s.open_min_silence_s - 1e-9:
             continue  # as the live detector: nothing to decide yet
-        scored = max(VAD_STOP_S, round(d - s.score_lead_s, 1))  # the model read the audio then
-        if decide(e.scores[scored], e.cue, d, s):
+        scored = max(OFFSETS[0], round(d - s.score_lead_s, 1))  # the model read the audio then
+        if decide(e.scores[scored], cue, d, s):
             return d
     return s.max_silence_s
 
@@ -125,8 +75,8 @@ Config = tuple[dict[str, Any], FireTime]
 
 
 def silence_configs() -> list[Config]:
-    thresholds = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0)
-    return [({"threshold_s": th}, partial(_silence_fire, threshold=th)) for th in thresholds]
+    """Every threshold the evidence can tell apart: 0.2 s (the VAD stop) to 3 s, by 0.1 s."""
+    return [({"threshold_s": th}, partial(_silence_fire, threshold=th)) for th in OFFSETS if th >= VAD_STOP_S]
 
 
 # The acoustic knobs both smart-turn and the hybrid sweep, so that the words are all that the
@@ -192,6 +142,63 @@ DETECTORS: dict[str, Callable[[], list[Config]]] = {
     "smart-turn": smart_turn_configs,
     "hybrid": hybrid_configs,
 }
+
+
+def own_configs(settings: Any) -> dict[str, Config]:
+    """Each detector at the pipeline's own settings (``settings``: :class:`agent.settings.Settings`):
+    smart-turn with its silence fallback, the hybrid with its checks."""
+    st, h = settings.smart_turn, settings.hybrid
+    st_checks = own_checks(settings.model_copy(update={"detector": "smart-turn"}))
+    silence = settings.silence.threshold_s
+    return {
+        "silence": ({"threshold_s": silence}, partial(_silence_fire, threshold=silence)),
+        "smart-turn": (
+            st.model_dump(include={"threshold", "delay_s", "recheck_s", "max_checks"}),
+            partial(
+                _smart_turn_fire,
+                threshold=st.threshold,
+                checks=st_checks,
+                fallback=settings.silence_fallback.threshold_s,
+            ),
+        ),
+        "hybrid": (h.model_dump(), partial(_hybrid_fire, s=h, checks=_checks(h.delay_s, h.recheck_s))),
+    }
+
+
+def own_checks(settings: Any) -> list[float]:
+    """The silences at which the pipeline's own detector (``settings.detector``) reads smart-turn:
+    all an evaluation of that one setting needs scored."""
+    if settings.detector == "smart-turn":
+        st = settings.smart_turn
+        return sorted(
+            {max(VAD_STOP_S, round(st.delay_s + k * st.recheck_s, 1)) for k in range(st.max_checks)}
+        )
+    if settings.detector == "hybrid":
+        h = settings.hybrid
+        due = [d for d in _checks(h.delay_s, h.recheck_s) if d < h.max_silence_s]
+        return sorted({max(OFFSETS[0], round(d - h.score_lead_s, 1)) for d in due})
+    return []
+
+
+def at_settings(evidence: list[Evidence], settings: Any) -> dict[str, dict[str, Any]]:
+    """Each detector's point (false cutoffs, mean latency) at the pipeline's own settings, and
+    the silence thresholds that beat it on both counts (fewer cutoffs and no more latency, or as
+    few and less latency)."""
+    silence = sweep(evidence, silence_configs())
+    out = {}
+    for name, config in own_configs(settings).items():
+        [row] = sweep(evidence, [config])
+        c, lat = row["false_cutoff_rate"], row["mean_latency_ms"]
+        if c is not None and lat is not None:
+            row["beaten_by_silence_s"] = [
+                r["settings"]["threshold_s"]
+                for r in silence
+                if (r["false_cutoff_rate"], r["mean_latency_ms"]) != (c, lat)
+                and r["false_cutoff_rate"] <= c
+                and r["mean_latency_ms"] <= lat
+            ]
+        out[name] = row
+    return out
 
 
 def scored_holds(evidence: list[Evidence], span: tuple[float, float] = HOLD_SPAN_S) -> list[Evidence]:

@@ -5,8 +5,9 @@ A manifest is JSON lines::
     {"audio": "trn00.wav", "pause_start": 12.3, "pause_end": 13.1, "label": "hold", "turn_start": 9.8}
 
 ``audio`` is relative to the manifest; ``turn_start`` (optional) is where the current speaker's
-turn began (audio before it belongs to someone else); other fields are ignored. For ``eot`` the
-pause runs to the next speaker or the end of the file.
+turn began (audio before it belongs to someone else); ``cut_in`` (optional, false) says the turn
+began while the bot was talking; other fields are ignored. For ``eot`` the pause runs to the next
+speaker or the end of the file.
 
 :func:`from_rttm` builds one from speaker segments: a silence inside one speaker's speech that
 the same speaker ends is ``hold``; one another speaker ends is ``eot``; pauses where someone else
@@ -41,10 +42,11 @@ class Item:
     pause_end: float
     label: Literal["hold", "eot"]
     turn_start: float | None = None
+    cut_in: bool = False
 
     def as_json(self, folder: Path | None = None) -> str:
         """One manifest line; with ``folder``, an absolute audio path made relative to it."""
-        fields = {k: v for k, v in asdict(self).items() if v is not None}
+        fields = {k: v for k, v in asdict(self).items() if v is not None and v is not False}
         if folder is not None and Path(self.audio).is_absolute():
             fields["audio"] = os.path.relpath(self.audio, folder.resolve())
         return json.dumps(fields)
@@ -81,6 +83,7 @@ def load_manifest(path: Path) -> list[Item]:
                 pause_end=float(raw["pause_end"]),
                 label=label,
                 turn_start=float(raw["turn_start"]) if raw.get("turn_start") is not None else None,
+                cut_in=bool(raw.get("cut_in", False)),
             )
         except json.JSONDecodeError as e:
             raise ManifestError(f"{path}:{n}: not JSON ({e.msg})") from None

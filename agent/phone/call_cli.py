@@ -19,6 +19,7 @@ from typing import Any
 
 from agent.phone.call_report import summarize
 from agent.phone.caller import Caller, CallFailed, CallResult
+from agent.replay.background import BackgroundTrack, background_track
 
 
 def add_parser(sub: Any) -> None:
@@ -107,8 +108,9 @@ async def place_calls(
     window: tuple[float, float] | None = None
     for scenario in scenarios:
         clips = [build_clip(step, scenario, voice, f"turns.{i}") for i, step in enumerate(scenario.turns)]
+        noise = background_track(scenario.background, scenario, voice) if scenario.background else None
         lines = await asyncio.gather(
-            *(_line(i * stagger_s, repeat, url, token, scenario, clips) for i in range(calls)),
+            *(_line(i * stagger_s, repeat, url, token, scenario, clips, noise) for i in range(calls)),
             return_exceptions=True,
         )
         outcomes: list[Any] = [o for line in lines for o in (line if isinstance(line, list) else [line])]
@@ -128,14 +130,21 @@ async def place_calls(
 
 
 async def _line(
-    delay_s: float, repeat: int, url: str, token: str, scenario: Any, clips: list[Any]
+    delay_s: float,
+    repeat: int,
+    url: str,
+    token: str,
+    scenario: Any,
+    clips: list[Any],
+    noise: BackgroundTrack | None,
 ) -> list[CallResult | BaseException]:
     """One caller: waits ``delay_s``, then places ``repeat`` calls one after another."""
     await asyncio.sleep(delay_s)
     results: list[CallResult | BaseException] = []
     for _ in range(repeat):
         try:
-            results.append(await Caller(url, token, scenario, clips).run())
+            track = BackgroundTrack(noise.loop) if noise is not None else None  # each call from 0
+            results.append(await Caller(url, token, scenario, clips, track).run())
         except (CallFailed, OSError) as e:
             results.append(e)
     return results

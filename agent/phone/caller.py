@@ -34,6 +34,7 @@ from agent.phone.g711 import Downsampler, Upsampler, ulaw_decode, ulaw_encode
 from agent.phone.playout import Echo, Playout
 from agent.phone.twiml import read_answer, signature
 from agent.replay.assemble import Clip
+from agent.replay.background import BackgroundTrack
 from agent.replay.player import ScenarioPlayer
 from agent.replay.runner import media_budget
 from agent.replay.scenario import Scenario
@@ -76,11 +77,19 @@ def new_sid(prefix: str) -> str:
 class Caller:
     """Places one call to ``url`` and plays ``scenario`` into it in real time."""
 
-    def __init__(self, url: str, auth_token: str, scenario: Scenario, clips: list[Clip]) -> None:
+    def __init__(
+        self,
+        url: str,
+        auth_token: str,
+        scenario: Scenario,
+        clips: list[Clip],
+        background: BackgroundTrack | None = None,
+    ) -> None:
         self._url = url.rstrip("/")
         self._token = auth_token
         self._scenario = scenario
         self._player = ScenarioPlayer(scenario, clips)
+        self._background = background
         self._limit = min(600.0, media_budget(scenario, clips))
         self._playout = Playout()
         self._call_sid = new_sid("CA")
@@ -180,6 +189,8 @@ class Caller:
             chunk = self._player.chunk(t, _N, self._playout)
             if gain:
                 chunk = chunk + gain * self._heard.padded(t - delay, t + TICK_S - delay)
+            if self._background is not None:
+                chunk = chunk + self._background.next(_N)
             mic.append(chunk)
             await self._media(ws, chunk, k)
             self._now = t + TICK_S

@@ -18,14 +18,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
-import soundfile as sf
 from tqdm import tqdm
 
 from agent.eot.manifest import Item, write_manifest
-from agent.media import SAMPLE_RATE
+from agent.media import write_pcm16
 from agent.models import Models
+from agent.replay.bargein_metrics import utterances
 from agent.replay.metrics import check, pool, score
 from agent.replay.runner import Replayer, ScenarioRun
 from agent.replay.scenario import Scenario, load_scenario
@@ -49,23 +49,52 @@ def write_run(run: ScenarioRun, out: Path, figures: dict[str, Any]) -> None:
         figures,
     )
     (folder / "report.html").write_text(page, encoding="utf-8")
-    sf.write(folder / "mic.wav", run.user_audio, SAMPLE_RATE, subtype="PCM_16")
+    write_pcm16(folder / "mic.wav", run.user_audio)  # the pipeline's input, bit for bit
+    write_pcm16(folder / "heard.wav", run.heard_pcm)  # what its VAD, recogniser and detectors heard
     write_manifest(eot_items(run), folder / "eot_manifest.jsonl")
 
 
 def eot_items(run: ScenarioRun) -> list[Item]:
-    """The scenario's true pauses as ``agent eot-eval`` items (audio: the scenario's mic.wav):
-    each pause inside a user turn is a hold, each turn's end an eot."""
+    """The scenario's true pauses as ``agent eot-eval`` items (audio: the scenario's heard.wav,
+    the microphone after the echo canceller): each pause inside a user turn is a hold, each
+    turn's end an eot.
+
+    The pauses are measured as the replay's detectors measured them: a pause starts where the
+    VAD heard the speech end (the silence every detector counts from, as in manifests built from
+    recordings), a few tens of ms after the synthesised words' true end, and ends where the truth
+    says the next speech begins; a turn starts at the VAD's onset, and is a cut-in when the bot
+    was talking during it. A hold the VAD never heard (it bridged the pause) is left out: no
+    detector was asked about it."""
     items: list[Item] = []
     end_of_audio = run.audio_seconds
+    events = run.timeline.events
+    stops = [float(e["speech_end"]) for e in events if e["type"] == "vad_stop"]
+    onsets = [float(e["onset"]) for e in events if e["type"] == "vad_start"]
+    bot = utterances(run.timeline.sorted_events())
     for step in run.truth:
         if step.kind != "turn":
             continue
+        start = min(onsets, key=lambda t: abs(t - step.start), default=step.start)
+        start = round(start if abs(start - step.start) <= 0.3 else step.start, 3)
+
+        spans: list[tuple[float, float, Literal["hold", "eot"]]] = []
         for a, b in step.pauses:
-            items.append(Item("mic.wav", round(a, 3), round(b, 3), "hold", round(step.start, 3)))
+            heard = _heard_end(stops, a, b)
+            if heard is not None:
+                spans.append((heard, b, "hold"))
         following = min((s.start for s in run.truth if s.start > step.end), default=end_of_audio)
-        items.append(Item("mic.wav", round(step.end, 3), round(following, 3), "eot", round(step.start, 3)))
+        spans.append((_heard_end(stops, step.end, following) or step.end, following, "eot"))
+        for a, b, label in spans:
+            cut_in = any(x < a and start < y for x, y in bot)
+            items.append(Item("heard.wav", round(a, 3), round(b, 3), label, start, cut_in))
     return items
+
+
+def _heard_end(stops: list[float], start: float, end: float) -> float | None:
+    """The VAD's speech end nearest a true pause's start (within 0.15 s before it, 0.25 s after,
+    and before the pause's end)."""
+    near = [s for s in stops if start - 0.15 <= s <= min(end, start + 0.25)]
+    return min(near, key=lambda s: abs(s - start)) if near else None
 
 
 def scenario_figures(run: ScenarioRun) -> dict[str, Any]:

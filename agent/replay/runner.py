@@ -32,9 +32,11 @@ from agent.models import Models
 from agent.phone.g711 import TelephoneLine
 from agent.pipeline import Core, build
 from agent.replay.assemble import Clip, build_clip
+from agent.replay.background import background_track
 from agent.replay.player import ScenarioPlayer, TruthStep
 from agent.replay.scenario import Scenario
 from agent.settings import Settings
+from agent.tap import AudioTap
 
 
 def media_budget(scenario: Scenario, clips: list[Clip]) -> float:
@@ -55,6 +57,8 @@ class ScenarioRun:
     timeline: Timeline
     truth: list[TruthStep]
     user_audio: np.ndarray
+    heard_pcm: bytes
+    """What the listening stages heard (16-bit PCM): the microphone after the echo canceller."""
     bot_audio: np.ndarray
     wall_seconds: float
     compute_seconds: dict[str, float] = field(default_factory=dict)
@@ -102,7 +106,8 @@ class Replayer:
         player = ScenarioPlayer(scenario, clips)
         pipeline = build(self.models, self.settings, self._replies(scenario), timeline, scenario.greeting)
         limit = min(self.settings.replay.max_seconds, media_budget(scenario, clips))
-        mic, bot = await self._drive(pipeline, player, scenario, limit)
+        tap = AudioTap(enable_direct_mode=True)
+        mic, bot = await self._drive(pipeline, tap, player, scenario, limit)
         stopped = None
         if not player.done:
             stopped = f"stopped after {limit:.0f} s of media time: the conversation never settled"
@@ -111,6 +116,7 @@ class Replayer:
             timeline=timeline,
             truth=player.truth,
             user_audio=mic,
+            heard_pcm=tap.pcm,
             bot_audio=bot,
             wall_seconds=time.perf_counter() - began,
             compute_seconds={s.name: round(s.compute_seconds, 3) for s in pipeline.stages},
@@ -119,7 +125,7 @@ class Replayer:
         )
 
     async def _drive(
-        self, pipeline: Core, player: ScenarioPlayer, scenario: Scenario, limit: float
+        self, pipeline: Core, tap: AudioTap, player: ScenarioPlayer, scenario: Scenario, limit: float
     ) -> tuple[np.ndarray, np.ndarray]:
         n = SAMPLE_RATE * self.settings.replay.chunk_ms // 1000
         dt = n / SAMPLE_RATE
@@ -129,14 +135,20 @@ class Replayer:
         mic: list[np.ndarray] = []
         bot: list[np.ndarray] = []
         line_audio = TelephoneLine() if self.settings.replay.telephone else None
+        background = scenario.background or self.settings.replay.background
+        noise = background_track(background, scenario, self.models.voice) if background else None
         wall0 = time.perf_counter()
         k = 0
-        async with Lockstep(pipeline.processors) as line:
+        listening = pipeline.processors.index(pipeline.listener)
+        processors = [*pipeline.processors[:listening], tap, *pipeline.processors[listening:]]
+        async with Lockstep(processors) as line:
             while not player.done and k * dt < limit:
                 t = k * dt
                 chunk = player.chunk(t, n, speaker)
                 if echo_gain:
                     chunk = chunk + echo_gain * speaker.output(t - echo_delay, t + dt - echo_delay)
+                if noise is not None:
+                    chunk = chunk + noise.next(n)
                 if line_audio is not None:
                     chunk = line_audio(chunk)
                 mic.append(chunk)

@@ -5,6 +5,8 @@ A scenario is YAML::
     description: A caller dictates a phone number, pausing between the groups.
     greeting: Hi, this is the clinic. How can I help?      # optional: the bot speaks first
     echo: {delay_ms: 120, level_db: -15}                   # optional: bot audio leaks into the mic
+    background: {kind: pink, level_db: -45}                # optional: a noise floor (pink, babble,
+                                                           # or recording with file: ...)
     turns:
       - user: My number is 4 1 5 [pause 1.2] 5 5 5 [pause 1.5] 0 1 2 3.
         agent: Thanks, I have it.
@@ -138,6 +140,20 @@ class Echo(_Strict):
     level_db: float = Field(-15, ge=-40, le=0)
 
 
+class Background(_Strict):
+    """A noise floor laid under the whole microphone track, as a room or a line has one."""
+
+    kind: Literal["pink", "babble", "recording"]
+    level_db: float = Field(-45.0, ge=-80, le=-10, description="its RMS level (dBFS)")
+    file: str | None = Field(None, description="kind recording: the audio file (scenario's folder)")
+
+    @model_validator(mode="after")
+    def _file_for_recordings(self) -> Background:
+        if (self.kind == "recording") != (self.file is not None):
+            raise ValueError("a recording background needs a file, and only it takes one")
+        return self
+
+
 class Scenario(_Strict):
     """A scripted conversation."""
 
@@ -145,6 +161,7 @@ class Scenario(_Strict):
     description: str = ""
     greeting: str | None = None
     echo: Echo | None = None
+    background: Background | None = None
     lead_in_s: float = Field(0.5, ge=0, description="silence before the first step (s)")
     gap_s: float = Field(0.7, ge=0, description="default silence after a bot reply (s)")
     reply_timeout_s: float = Field(4.0, gt=0, description="go on if the bot has not replied (s)")
@@ -218,6 +235,10 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def _check_audio_files(scenario: Scenario, p: Path) -> None:
+    if scenario.background is not None and scenario.background.file is not None:
+        f = scenario.resolve(scenario.background.file)
+        if not f.is_file():
+            raise ScenarioError(f"{p}: background.file: file not found: {f}")
     for i, step in enumerate(scenario.turns):
         if step.audio is None:
             continue
