@@ -10,7 +10,16 @@ from typing import Any
 
 import soundfile as sf
 
-from agent.eot.evaluate import DETECTORS, HOLD_SPAN_S, at_settings, scored_holds, summarize, sweep
+from agent.eot.evaluate import (
+    CLOSE_MARGIN,
+    DETECTORS,
+    HOLD_SPAN_S,
+    at_settings,
+    close_calls,
+    scored_holds,
+    summarize,
+    sweep,
+)
 from agent.eot.evidence import Evidence, gather, stream_words
 from agent.eot.manifest import Item, ManifestError, from_rttm, from_utterances, load_manifest, write_manifest
 from agent.options import add_set_option
@@ -99,6 +108,7 @@ def eot_eval(args: argparse.Namespace) -> int:
         "smart_turn_ms_per_check": round(score_ms, 1),
         "detectors": {name: summarize(sweep(evidence, DETECTORS[name]())) for name in names},
         "at_settings": at_settings(evidence, settings),
+        "close_calls": close_calls(evidence, settings),
         "agreement": _agreement(evidence, settings) if args.agreement else None,
         "pauses": [
             {
@@ -128,6 +138,11 @@ def eot_eval(args: argparse.Namespace) -> int:
             f"latency@10% {d['latency_at_10pct_cutoff_ms']} ms  | at its settings: cutoffs "
             f"{own['false_cutoff_rate']}, latency {own['mean_latency_ms']} ms"
             + (f" (beaten by silence at {beaten} s)" if beaten else "")
+        )
+    for name, c in result["close_calls"].items():
+        print(
+            f"{name}: {c['close']} of its {c['checks']} score checks at the settings lie within "
+            f"{CLOSE_MARGIN} of a threshold"
         )
     return 0
 

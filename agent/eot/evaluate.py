@@ -201,6 +201,53 @@ def at_settings(evidence: list[Evidence], settings: Any) -> dict[str, dict[str, 
     return out
 
 
+CLOSE_MARGIN = 0.03
+"""How near its threshold a score may lie before a decision counts as close: int8 kernels differ
+by CPU, and scores with them by a few hundredths."""
+
+
+def close_calls(
+    evidence: list[Evidence], settings: Any, margin: float = CLOSE_MARGIN
+) -> dict[str, dict[str, int]]:
+    """For smart-turn and the hybrid at the pipeline's settings: how many score checks they make
+    on these pauses (up to the one that ends the turn, or the pause's end), and in how many the
+    score lies within ``margin`` of a threshold it was held against: the decisions another
+    machine's rounding could flip."""
+    st, h = settings.smart_turn, settings.hybrid
+    st_checks = own_checks(settings.model_copy(update={"detector": "smart-turn"}))
+    h_checks = [d for d in _checks(h.delay_s, h.recheck_s) if d < h.max_silence_s]
+    out = {"smart-turn": {"checks": 0, "close": 0}, "hybrid": {"checks": 0, "close": 0}}
+    for e in evidence:
+        until = e.length if e.item.label == "hold" else TIMEOUT_S  # a hold's checks end with it
+        for d in st_checks:
+            if d >= until or d >= settings.silence_fallback.threshold_s:
+                break
+            p = e.scores[d]
+            out["smart-turn"]["checks"] += 1
+            out["smart-turn"]["close"] += abs(p - st.threshold) < margin
+            if p >= st.threshold:
+                break
+        for d in h_checks:
+            if d >= until:
+                break
+            cue = e.cue_at[d]
+            bars = [] if cue == "open" else [_cue_bar(cue, h)]
+            if d >= h.open_min_silence_s - 1e-9:
+                bars.append(h.open_threshold)
+            if not bars:
+                continue
+            p = e.scores[max(OFFSETS[0], round(d - h.score_lead_s, 1))]
+            out["hybrid"]["checks"] += 1
+            out["hybrid"]["close"] += any(abs(p - b) < margin for b in bars)
+            if decide(p, cue, d, h):
+                break
+    return out
+
+
+def _cue_bar(cue: str, h: HybridSettings) -> float:
+    return {"closed": h.closed_threshold, "question": h.question_threshold}.get(cue, h.threshold)
+
+
 def scored_holds(evidence: list[Evidence], span: tuple[float, float] = HOLD_SPAN_S) -> list[Evidence]:
     """The holds a sweep counts: those whose pause length lies within ``span`` (s)."""
     return [e for e in evidence if e.item.label == "hold" and span[0] - 1e-9 <= e.length <= span[1] + 1e-9]
