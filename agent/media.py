@@ -146,7 +146,7 @@ class AudioHistory:
     """
 
     def __init__(self, keep_s: float) -> None:
-        self._keep = max(1, int(keep_s * SAMPLE_RATE))
+        self._keep = max(1, round(keep_s * SAMPLE_RATE))  # int() kept 1000 of 1001 samples
         self._buf = np.zeros(2 * self._keep, dtype=np.float32)
         self._used = 0  # samples held in _buf[:_used]
         self._end = 0  # absolute sample index one past the last sample held

@@ -20,7 +20,7 @@ class AudioTap(FrameProcessor):
 
     def __init__(self, max_s: float | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._room = None if max_s is None else int(max_s * SAMPLE_RATE) * 2  # bytes of PCM
+        self._room = None if max_s is None else round(max_s * SAMPLE_RATE) * 2  # bytes of PCM
         self._pcm = bytearray()
         self.received = 0
         """Samples seen, kept or not."""
