@@ -101,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
         help="start each run's calls at the same instant (default: spread over one call's length)",
     )
     add_set_option(load)
+    pb = bsub.add_parser("pipeline", help="compute per audio second, stage by stage, against an older commit")
+    pb.add_argument("scenarios", type=Path, nargs="*", default=[Path("scenarios")], help="files or folders")
+    pb.add_argument("--baseline", metavar="GIT_REF", help="also replay them with this commit, first")
+    pb.add_argument("--json", type=Path, help="write the figures here")
+    add_set_option(pb)
     from agent.cloud.emulator.cli import add_parser as add_emulate
     from agent.compare import add_parser as add_compare
     from agent.eot.cli import add_parser
@@ -188,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return compare(args)
     if args.command == "bench":
-        from agent.bench.cli import bench_asr, bench_phone_load, bench_stt_faults
+        from agent.bench.cli import bench_asr, bench_phone_load, bench_pipeline, bench_stt_faults
 
+        if args.bench == "pipeline":
+            return bench_pipeline(args)
         if args.bench == "phone-load":
             return bench_phone_load(args)
         return bench_stt_faults(args) if args.bench == "stt-faults" else bench_asr(args)

@@ -127,3 +127,32 @@ def bench_phone_load(args: argparse.Namespace) -> int:
             f"p50 {v2v['p50']} ms, p95 {v2v['p95']} ms; {cpu}; caller late ticks {r['caller_late_ticks']}"
         )
     return 0
+
+
+def bench_pipeline(args: argparse.Namespace) -> int:
+    from agent.bench.machine import cpu_model
+    from agent.bench.pipeline import BenchError, run, table
+
+    missing = [str(p) for p in args.scenarios if not p.exists()]
+    if missing:
+        print(f"agent: bench pipeline: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    extra = [x for item in args.set for x in ("--set", item)]
+    try:
+        result = run(list(args.scenarios), args.baseline, extra)
+    except (BenchError, OSError, ValueError) as e:
+        print(f"agent: {e}", file=sys.stderr)
+        return 2
+    result = {"cpu": cpu_model(), **result}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+    print(f"CPU: {result['cpu']}")
+    for name, why in result["left_out"].items():
+        print(f"left out (the baseline cannot read it): {name}: {why}")
+    print(table(result["runs"]))
+    runs = result["runs"]
+    if "baseline" in runs:
+        old, new = (runs[k]["compute_per_audio_second"]["total"] for k in ("baseline", "current"))
+        print(f"total compute per audio second: {new / old:.0%} of the baseline's" if old else "")
+    return 0

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import platform
 import signal
 import socket
 import subprocess
@@ -27,21 +26,11 @@ from typing import Any
 
 import httpx
 
+from agent.bench.machine import cpu_model
 from agent.phone.call_cli import place_calls
 from agent.replay.scenario import load_scenario
 
 _TOKEN = "bench-phone-load"
-
-
-def cpu_model() -> str:
-    """The CPU's model name, as ``lscpu`` gives it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _proc(pid: int) -> tuple[float, float]:
