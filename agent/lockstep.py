@@ -75,9 +75,11 @@ class Lockstep:
         if self._running is not None:
             await self._running
 
-    async def feed(self, chunk: np.ndarray) -> None:
-        """Push one chunk of 16 kHz float audio and wait until the pipeline is done with it."""
-        frame = InputAudioRawFrame(audio=to_pcm16(chunk), sample_rate=SAMPLE_RATE, num_channels=1)
+    async def feed(self, chunk: np.ndarray | bytes) -> None:
+        """Push one chunk of 16 kHz audio (float, or the 16-bit PCM itself, sent as it is) and
+        wait until the pipeline is done with it."""
+        pcm = chunk if isinstance(chunk, bytes) else to_pcm16(chunk)
+        frame = InputAudioRawFrame(audio=pcm, sample_rate=SAMPLE_RATE, num_channels=1)
         await self._worker.queue_frame(frame)
         try:
             got = await asyncio.wait_for(self._reached.get(), TICK_TIMEOUT_S)
@@ -85,4 +87,4 @@ class Lockstep:
             raise PipelineFailed(f"pipeline stalled at media time {self.t:.2f} s") from None
         if isinstance(got, BaseException):
             raise got
-        self.t += len(chunk) / SAMPLE_RATE
+        self.t += len(pcm) // 2 / SAMPLE_RATE

@@ -9,7 +9,7 @@ import soundfile as sf
 
 from agent.eot.evidence import OFFSETS, gather, model_input, turn_text
 from agent.eot.manifest import Item
-from agent.events import Word
+from agent.events import Timeline, Word
 from agent.media import SAMPLE_RATE
 
 SR = SAMPLE_RATE
@@ -88,3 +88,29 @@ def test_gather_scores_every_step_and_reads_the_turns_committed_words(tmp_path: 
     assert e.text == "is it open?" and e.cue == "question" and reads == [len(recording())]
     assert turn_text(said, Item("x", 1.2, 1.6, "hold", 0.6), 0.3) == "it open?"  # "is" ended before 0.6
     assert turn_text(said, Item("x", 1.2, 1.6, "hold", 0.2), 0.1) == ""  # not final yet at 1.3
+
+
+def test_the_evaluation_feeds_a_recordings_own_samples() -> None:
+    """A 16-bit recording reaches the pipeline as its very samples; float audio through
+    ``to_pcm16`` would move most of them by one step, and Whisper then read '5.' where the replay,
+    hearing the samples themselves, read 'M5.'."""
+    import asyncio
+
+    from agent.lockstep import Lockstep
+    from agent.media import back_to_pcm16, from_pcm16, to_pcm16
+    from agent.settings import Settings
+    from agent.tap import AudioTap
+    from agent.vad import SileroVoice, VADProcessor
+
+    pcm = np.arange(-16000, 16000, 5, dtype="<i2").tobytes()
+    assert to_pcm16(from_pcm16(pcm)) != pcm  # why bytes are fed, not floats
+    tap = AudioTap(enable_direct_mode=True)
+    vad = VADProcessor(SileroVoice(), Settings().vad, Timeline(), enable_direct_mode=True)  # the clock
+
+    async def go() -> None:
+        async with Lockstep([vad, tap]) as line:
+            for i in range(0, len(pcm), 640):
+                await line.feed(back_to_pcm16(from_pcm16(pcm[i : i + 640])))
+
+    asyncio.run(go())
+    assert tap.pcm == pcm

@@ -17,9 +17,10 @@ here began elsewhere than the true turn, more than 0.3 s apart: it had ended a t
 one, or had missed the end of the one before, so it judged other words and audio) and
 ``no_vad_stop`` (the replay's VAD never heard the speech end: no detector was asked). One more
 is named but is not by design: ``other_words``, the replay's recogniser made other words final
-for the turn than the evaluation's run of the same recogniser over the same samples (seen once,
-under a loud room tone: the two readings part 1 s before the pause, "5." against "M5."). Anything
-else is ``unexplained``.
+for the turn than the evaluation's run of the same recogniser over the same samples. (It showed
+"5." against the replay's "M5." under a loud room tone while the evaluation fed the recogniser
+floats, which moved most samples by one 16-bit step; it now feeds the samples themselves.)
+Anything else is ``unexplained``.
 """
 
 from __future__ import annotations

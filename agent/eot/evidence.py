@@ -34,7 +34,7 @@ from agent.eot.manifest import Item
 from agent.events import Timeline, Word
 from agent.latency import Stopwatch
 from agent.lockstep import Lockstep
-from agent.media import SAMPLE_RATE, load_audio
+from agent.media import SAMPLE_RATE, back_to_pcm16, from_pcm16, load_audio
 from agent.turn.detectors import SCORE_DECIMALS
 from agent.turn.text_cues import Cue, text_cue
 
@@ -133,12 +133,13 @@ def stream_words(audio: np.ndarray, whisper: object, settings: object) -> Commit
         whisper.final_decoder(settings.streaming.flush_beam_size),  # type: ignore[attr-defined]
     )
     stt = StreamingSTTProcessor(recognizer, timeline, enable_direct_mode=True)
-    chunk = SAMPLE_RATE // 50
+    pcm = back_to_pcm16(audio)  # the samples themselves: to_pcm16 would move most by one step
+    chunk = 2 * SAMPLE_RATE // 50
 
     async def go() -> None:
         async with Lockstep([vad, stt]) as line:
-            for i in range(0, len(audio), chunk):
-                await line.feed(audio[i : i + chunk])
+            for i in range(0, len(pcm), chunk):
+                await line.feed(pcm[i : i + chunk])
 
     asyncio.run(go())
     return [
@@ -183,7 +184,8 @@ def gather(
     total, calls = 0.0, 0
     for item in items:
         if item.audio not in audio_cache:
-            audio_cache[item.audio] = load_audio(item.audio)
+            # As a pipeline hears it: 16-bit samples (a 16-bit file's own, a float file's nearest).
+            audio_cache[item.audio] = from_pcm16(back_to_pcm16(load_audio(item.audio)))
             words_cache[item.audio] = read(audio_cache[item.audio])
         audio = audio_cache[item.audio]
         scores = {}
