@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from agent.eot.evidence import OFFSETS, TIMEOUT_S, Evidence
-from agent.turn.detectors import HybridSettings, decide
+from agent.turn.detectors import HybridSettings, cue_bar, decide
 
 VAD_STOP_S = 0.2
 """Live, the VAD confirms a pause only after its ``stop_secs`` (0.2 s): no check comes sooner."""
@@ -231,7 +231,7 @@ def close_calls(
             if d >= until:
                 break
             cue = e.cue_at[d]
-            bars = [] if cue == "open" else [_cue_bar(cue, h)]
+            bars = [] if cue == "open" else [cue_bar(cue, h)]
             if d >= h.open_min_silence_s - 1e-9:
                 bars.append(h.open_threshold)
             if not bars:
@@ -242,10 +242,6 @@ def close_calls(
             if decide(p, cue, d, h):
                 break
     return out
-
-
-def _cue_bar(cue: str, h: HybridSettings) -> float:
-    return {"closed": h.closed_threshold, "question": h.question_threshold}.get(cue, h.threshold)
 
 
 def scored_holds(evidence: list[Evidence], span: tuple[float, float] = HOLD_SPAN_S) -> list[Evidence]:

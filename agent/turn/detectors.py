@@ -290,5 +290,9 @@ def decide(p: float, cue: Cue, silence: float, s: HybridSettings) -> bool:
     long_pause = silence >= s.open_min_silence_s - 1e-9 and p >= s.open_threshold
     if cue == "open":
         return long_pause
-    bar = {"closed": s.closed_threshold, "question": s.question_threshold}.get(cue, s.threshold)
-    return p >= bar or long_pause  # never harder to end than an unfinished sentence
+    return p >= cue_bar(cue, s) or long_pause  # never harder to end than an unfinished sentence
+
+
+def cue_bar(cue: Cue, s: HybridSettings) -> float:
+    """The P(complete) that ends a turn whose words read as ``cue`` (not open) on the score alone."""
+    return {"closed": s.closed_threshold, "question": s.question_threshold}.get(cue, s.threshold)
