@@ -301,3 +301,61 @@ def test_the_prompt_holds_text_from_before_a_long_pause_only_when_told_to() -> N
     assert across.calls[-1][1] == "and so my fellow americans ask not what"
     own = _speak_pause_speak(StreamingSettings(chunk_s=0.5, context_s=1.0, min_decode_s=0))
     assert own.calls[-1][1] == ""
+
+
+def _reading_times(over_bot_at: float | None, bot_starts_at: float | None = None) -> list[float]:
+    """Media times of the readings over 3 s of speech (chunk_s 1.0, over_bot_chunk_s 0.4)."""
+    times: list[float] = []
+
+    def decode(audio: np.ndarray, prompt: str) -> WindowResult:
+        return WindowResult([], 0.01, -0.2, False)
+
+    rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=1.0, over_bot_chunk_s=0.4, min_decode_s=0))
+    rec.speech_started(over_bot=over_bot_at == 0.0)
+    for k in range(1, 151):
+        t = round(k * 0.02, 2)
+        rec.append(np.zeros(320, np.float32))
+        if bot_starts_at is not None and abs(t - bot_starts_at) < 1e-9:
+            rec.bot_started()
+        if rec.due(t):
+            times.append(t)
+            rec.update()
+    return times
+
+
+def test_speech_alone_is_read_every_chunk_s_and_speech_over_the_bot_every_over_bot_chunk_s() -> None:
+    assert _reading_times(over_bot_at=None) == [1.0, 2.0, 3.0]
+    assert _reading_times(over_bot_at=0.0) == [0.4, 0.8, 1.2, 1.6, 2.0, 2.4, 2.8]
+    # The bot began talking while the user spoke: from then on, the faster cadence.
+    assert _reading_times(over_bot_at=None, bot_starts_at=1.5) == [1.0, 1.5, 1.9, 2.3, 2.7]
+
+
+def test_a_flush_reading_with_no_new_word_reads_the_speech_after_the_committed_words() -> None:
+    """Seen on the spelled-name scenario at a 1 s reading interval: "L" committed, then "S K I"
+    said in under a second, so no reading came before the VAD stop and nothing was pending; the
+    flush reading "Lski." is not new by time. The audio after "L" is read alone, as when a
+    partial was pending, so "S K I" are not lost."""
+    readings = iter(
+        [
+            [Word("L.", 0.1, 0.6)],
+            [Word("L.", 0.1, 0.6)],
+            [Word("Lski.", 0.1, 1.6)],  # the flush reading of the buffer: nothing new by time
+            [Word("S", 0.2, 0.4), Word("-K", 0.5, 0.7), Word("-I.", 0.8, 1.0)],  # after 0.6 s only
+        ]
+    )
+
+    def decode(audio: np.ndarray, prompt: str) -> WindowResult:
+        return WindowResult(next(readings), 0.01, -0.2, False)
+
+    rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=0.4, min_decode_s=0))
+    rec.speech_started()
+    committed: list[Word] = []
+    for k in range(1, 41):  # 0.8 s: two readings agree on "L."
+        rec.append(np.zeros(320, np.float32))
+        if rec.due(k * 0.02):
+            committed += rec.update().committed
+    for _ in range(40):  # 0.8 s more, too short for a reading at this cadence
+        rec.append(np.zeros(320, np.float32))
+    assert [w.text for w in committed] == ["L."]
+    committed += rec.finish(1.6).committed
+    assert [w.text for w in committed] == ["L.", "S", "-K", "-I."]

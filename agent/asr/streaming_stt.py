@@ -3,7 +3,8 @@
 In: user audio, VAD start/stop, the media clock. Out: ``InterimTranscriptionFrame`` with the
 current partial (display only), ``TranscriptionFrame`` with newly committed words (``result`` is
 a :class:`~agent.events.Final` with word times in media seconds), and ``AsrFlushedFrame`` when the
-VAD stop has been finalised. Decodes run on the media clock (every ``chunk_s`` of speech). A call
+VAD stop has been finalised. Decodes run on the media clock (every ``chunk_s`` of speech, or
+``over_bot_chunk_s`` for speech that began while the bot was talking). A call
 that ends while the user is still speaking (or before a stop has settled) has its tail made final
 ahead of the ``EndFrame``, as a cloud provider's close does: the caller's last words are not dropped.
 
@@ -23,6 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     CancelFrame,
     EndFrame,
     Frame,
@@ -57,6 +60,7 @@ class StreamingSTTProcessor(FrameProcessor):
         self._now = 0.0  # the newest media time received
         self._skipped = 0  # readings skipped before the one under way (live, behind)
         self._behind_since: float | None = None  # a reading was due then but had to wait
+        self._bot_talking = False  # the bot's audio is playing (its frames come upstream)
         self._inbox: Inbox[Update] = Inbox(Jobs("asr", live), self._apply, self._finished)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -70,7 +74,10 @@ class StreamingSTTProcessor(FrameProcessor):
             self._inbox.jobs.close()
         await self.push_frame(frame, direction)
         if isinstance(frame, VADUserStartedSpeakingFrame):
-            self._inbox.put("start", live_time(frame))
+            self._inbox.put("start", live_time(frame), self._bot_talking)
+        elif isinstance(frame, BotStartedSpeakingFrame | BotStoppedSpeakingFrame):
+            self._bot_talking = isinstance(frame, BotStartedSpeakingFrame)
+            self._inbox.put("bot", self._bot_talking)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             t = media_time(frame)
             self._inbox.put("stop", t, float(frame.metadata.get("edge", t)), live_time(frame))
@@ -86,8 +93,11 @@ class StreamingSTTProcessor(FrameProcessor):
         if kind == "audio":
             self._asr.append(item[1])
         elif kind == "start":
-            self._vad_live = item[1]
-            self._asr.speech_started()
+            _, self._vad_live, over_bot = item
+            self._asr.speech_started(over_bot)
+        elif kind == "bot":
+            if item[1]:
+                self._asr.bot_started()
         elif kind == "stop":
             _, t, edge, self._vad_live = item
             self._asr.speech_stopped(t, edge)
@@ -102,7 +112,7 @@ class StreamingSTTProcessor(FrameProcessor):
             self._behind_since = t if self._behind_since is None else self._behind_since
             return
         if self._behind_since is not None:
-            self._skipped = int((t - self._behind_since) / self._asr.settings.chunk_s + 1e-6)
+            self._skipped = int((t - self._behind_since) / self._asr.interval + 1e-6)
             self._behind_since = None
         await self._inbox.run(self._asr.update, ("read", t, max(t, self._vad_live)))
 
