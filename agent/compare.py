@@ -16,30 +16,17 @@ import asyncio
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from agent.eot.evaluate import DETECTORS, summarize, sweep
 from agent.eot.evidence import gather, stream_words
 from agent.eot.manifest import ManifestError, load_manifest
-from agent.options import add_set_option, add_stt_options, apply_stt, live_provider
+from agent.eot.names import DETECTOR_NAMES
+from agent.options import apply_stt, live_provider
 from agent.report.compare_html import render
 from agent.settings import Settings, with_overrides
 
-LOCAL = ("silence", "smart-turn", "hybrid")
-
-
-def add_parser(sub: Any) -> None:
-    c = sub.add_parser("compare", help="replay scenarios once per end-of-turn strategy, side by side")
-    c.add_argument("path", type=Path, help="a scenario file or a folder of them")
-    c.add_argument(
-        "--detectors",
-        default=",".join(LOCAL),
-        help=f"comma-separated strategies (default: {','.join(LOCAL)})",
-    )
-    c.add_argument("--out", type=Path, default=Path("out/compare"), help="output folder")
-    add_stt_options(c)
-    add_set_option(c)
+LOCAL = DETECTOR_NAMES
 
 
 def compare(args: argparse.Namespace) -> int:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,19 +24,52 @@ def add_stt_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record-tape", metavar="FILE", help="with a cloud --stt: record its events here")
 
 
-def apply_stt(settings: Settings, args: argparse.Namespace) -> Settings:
-    """``--stt`` / ``--stt-url`` / ``--record-tape`` onto the settings (ValueError, one line)."""
-    from agent.settings import with_overrides
+_STT = ("local", "assemblyai", "deepgram-nova", "deepgram-flux")
 
-    changes = [
-        f"{key}={value}"
-        for key, value in (("stt", args.stt), ("stt_url", args.stt_url), ("record_tape", args.record_tape))
-        if value
-    ]
-    settings = with_overrides(settings, changes)
+
+def apply_stt(settings: Settings, args: argparse.Namespace) -> Settings:
+    """``--stt`` / ``--stt-url`` / ``--record-tape`` onto the settings (ValueError, one line
+    naming the option)."""
+    stt = args.stt
+    if stt is not None:
+        if stt not in _STT and not stt.startswith("tape:"):
+            raise ValueError(f"--stt {stt}: expected {', '.join(_STT)} or tape:FILE")
+        tape = Path(stt.removeprefix("tape:"))
+        if stt.startswith("tape:") and not tape.is_file():
+            raise ValueError(f"--stt {stt}: tape file not found: {tape}")
+    settings = apply_options(settings, [("--stt", "stt", stt), ("--stt-url", "stt_url", args.stt_url)])
+    settings = apply_options(settings, [("--record-tape", "record_tape", args.record_tape)])
     if settings.record_tape and settings.stt in ("local",):
         raise ValueError("--record-tape records a cloud recogniser: add --stt assemblyai")
     return settings
+
+
+def apply_options(settings: Settings, options: list[tuple[str, str, object]]) -> Settings:
+    """Command-line options onto settings: each ``(option, setting, value)`` with a value that is
+    not None; a bad value raises ValueError naming the option (``--chunk-ms 0: ...``)."""
+    from agent.settings import with_overrides
+
+    for option, key, value in options:
+        if value is None:
+            continue
+        try:
+            settings = with_overrides(settings, [f"{key}={json.dumps(value)}"])
+        except ValueError as e:
+            reason = str(e).rsplit(": ", 1)[-1]
+            raise ValueError(f"{option} {value}: {reason}") from None
+    return settings
+
+
+def writable_folder(path: Path, option: str = "--out") -> Path:
+    """``path`` made (with its parents) and checked writable, before any work is done; ValueError
+    naming the option otherwise."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise ValueError(f"{option} {path}: cannot write there ({e.strerror or e})") from None
+    return path
 
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:

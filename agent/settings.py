@@ -31,7 +31,9 @@ from agent.vad import VadSettings
 class ReplaySettings(BaseModel):
     """How replays feed audio."""
 
-    chunk_ms: int = Field(20, ge=10, le=100, description="microphone chunk per media tick (ms)")
+    chunk_ms: int = Field(
+        20, ge=10, le=100, multiple_of=10, description="microphone chunk per media tick (ms; whole 10 ms)"
+    )
     max_seconds: float = Field(600.0, gt=0, description="longest media time one scenario may run")
     background: Background | None = Field(
         None,
@@ -110,7 +112,11 @@ def with_overrides(settings: Settings, assignments: list[str]) -> Settings:
             node = node[part]
         if leaf not in node:
             raise ValueError(f"--set {item!r}: no setting {key.strip()!r}")
-        node[leaf] = yaml.safe_load(raw)
+        try:
+            node[leaf] = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            problem = getattr(e, "problem", None) or type(e).__name__
+            raise ValueError(f"--set {item!r}: the value is not valid YAML ({problem})") from None
     try:
         return Settings.model_validate(data)
     except ValidationError as e:

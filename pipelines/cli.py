@@ -11,152 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
-from typing import Any
 
 from loguru import logger
 
-from agent.options import add_set_option, add_stt_options, apply_stt, live_provider
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="agent", description="Turn-taking for voice agents.")
-    sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("replay", help="replay scripted scenarios offline and write a report")
-    r.add_argument("path", type=Path, help="a scenario file or a folder of them")
-    r.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
-    r.add_argument("--realtime", action="store_true", help="pace the replay at real time")
-    r.add_argument(
-        "--llm",
-        choices=["auto", "scripted", "openai"],
-        default="scripted",
-        help="reply source: the scenario's scripted lines (default), an OpenAI-compatible "
-        "server (OPENAI_API_KEY / OPENAI_BASE_URL), or auto (openai when configured)",
-    )
-    r.add_argument("--chunk-ms", type=int, default=None, help="microphone chunk per tick (ms)")
-    r.add_argument(
-        "--asr",
-        choices=["streaming", "segment"],
-        default=None,
-        help="local recogniser: streaming Whisper with LocalAgreement-2 (default) or one pass per segment",
-    )
-    r.add_argument(
-        "--detector",
-        choices=["hybrid", "smart-turn", "silence", "native"],
-        default=None,
-        help="end-of-turn detector the pipeline acts on (native: the cloud --stt's own)",
-    )
-    add_stt_options(r)
-    add_set_option(r)
-    r.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
-
-    b = sub.add_parser("bench", help="benchmarks that print and write JSON figures")
-    bsub = b.add_subparsers(dest="bench", required=True)
-    a = bsub.add_parser("asr", help="streaming ASR: WER vs batch, final latency, speed, memory")
-    a.add_argument("audio", type=Path, nargs="+", help="audio files")
-    a.add_argument("--ref", help="reference text of a single file (default: a .txt beside it)")
-    a.add_argument("--json", type=Path, help="write the figures here")
-    a.add_argument("--chunk-s", type=float, help="decode every this much new audio (s)")
-    a.add_argument("--loop-minutes", type=float, help="soak: stream the files repeated this long")
-    add_set_option(a)
-    a.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
-    f = bsub.add_parser("stt-faults", help="cloud STT through its emulator with drops and a stall")
-    f.add_argument("scenarios", type=Path, nargs="+", help="scenario files")
-    f.add_argument(
-        "--provider", choices=["assemblyai", "deepgram-nova", "deepgram-flux"], default="assemblyai"
-    )
-    f.add_argument("--runs", type=int, default=3, help="replays with drops per scenario (plus one stall)")
-    f.add_argument(
-        "--drop-every",
-        default="5-10",
-        metavar="MIN-MAX",
-        help="wall seconds from a session's start to its drop",
-    )
-    f.add_argument("--stall-at", type=float, default=3.0, metavar="S", help="the stall run stalls here (s)")
-    f.add_argument("--json", type=Path, help="write the figures here")
-    f.add_argument(
-        "--timelines",
-        type=Path,
-        metavar="DIR",
-        help="keep the timelines of fault-free runs and of runs that differ",
-    )
-    load = bsub.add_parser("phone-load", help="calls at once against agent serve: latency, CPU, memory")
-    load.add_argument(
-        "--scenario",
-        type=Path,
-        default=Path("scenarios/01_plain_qa.yaml"),
-        help="the scenario each call plays",
-    )
-    load.add_argument("--calls", default="1,2,4", help="numbers of calls at once, e.g. 1,2,4 (default)")
-    load.add_argument(
-        "--stt", choices=["local", "deepgram-flux"], default="local", help="the server's recogniser"
-    )
-    load.add_argument(
-        "--out", type=Path, default=Path("out-load"), help="the calls' reports (default: out-load)"
-    )
-    load.add_argument("--json", type=Path, help="write the figures here")
-    load.add_argument(
-        "--together",
-        action="store_true",
-        help="start each run's calls at the same instant (default: spread over one call's length)",
-    )
-    add_set_option(load)
-    pb = bsub.add_parser("pipeline", help="compute per audio second, stage by stage, against an older commit")
-    pb.add_argument("scenarios", type=Path, nargs="*", default=[Path("scenarios")], help="files or folders")
-    pb.add_argument("--baseline", metavar="GIT_REF", help="also replay them with this commit, first")
-    pb.add_argument("--json", type=Path, help="write the figures here")
-    add_set_option(pb)
-    from agent.cloud.emulator.cli import add_parser as add_emulate
-    from agent.compare import add_parser as add_compare
-    from agent.eot.cli import add_parser
-    from agent.phone.call_cli import add_parser as add_call
-
-    add_parser(sub)
-    add_compare(sub)
-    add_emulate(sub)
-    _add_serve(sub)
-    add_call(sub)
-    t = sub.add_parser(
-        "room-tone", help="cut a room's background out of recordings, for a scenario's noise floor"
-    )
-    t.add_argument("audio", type=Path, nargs="+", help="recordings of the room (speech and all)")
-    t.add_argument("--out", type=Path, required=True, help="the room tone (WAV, 16 kHz)")
-    return p
-
-
-def _add_serve(sub: Any) -> None:
-    s = sub.add_parser("serve", help="answer phone calls: a Twilio voice webhook and Media Streams server")
-    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    s.add_argument(
-        "--public-url",
-        help="the URL Twilio reaches this server at (https://... of your tunnel or load balancer); "
-        "signatures are checked against it (default http://HOST:PORT)",
-    )
-    s.add_argument(
-        "--stream-url",
-        help="where Twilio opens the media stream: this process's own wss:// address when several "
-        "processes share one webhook address behind a load balancer (default PUBLIC_URL/ws)",
-    )
-    s.add_argument("--max-calls", type=int, default=4, help="calls at once; more are told 'busy' (default 4)")
-    s.add_argument(
-        "--llm",
-        choices=["auto", "openai", "echo"],
-        default="auto",
-        help="who answers: an OpenAI-compatible server (OPENAI_API_KEY / OPENAI_BASE_URL), or echo "
-        "(offline: says back what it heard); auto: openai when configured",
-    )
-    s.add_argument(
-        "--scripted-replies",
-        type=Path,
-        metavar="DIR",
-        help="a caller may name a scenario of DIR (webhook URL ?scenario=NAME): the bot then answers "
-        "with that scenario's agent lines (for tests and load runs)",
-    )
-    s.add_argument("--out", type=Path, help="write each finished call's timeline and report here")
-    add_stt_options(s)
-    add_set_option(s)
-    s.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
+from agent.options import apply_options, apply_stt, live_provider, writable_folder
+from pipelines.parsers import build_parser
 
 
 def _to_stderr(message: object) -> None:
@@ -164,7 +23,16 @@ def _to_stderr(message: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Runs one command; its exit code. Ctrl-C (also while models load) exits 130 with one line."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("agent: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     logger.remove()
     # The sink looks sys.stderr up on every message: whoever calls main() may have replaced it.
     level = "DEBUG" if getattr(args, "verbose", False) else "WARNING"
@@ -273,15 +141,18 @@ def _replay(args: argparse.Namespace) -> int:
 
     try:
         settings = apply_stt(with_overrides(Settings(), args.set), args)
+        settings = apply_options(
+            settings,
+            [
+                ("--chunk-ms", "replay.chunk_ms", args.chunk_ms),
+                ("--asr", "asr", args.asr),
+                ("--detector", "detector", args.detector),
+            ],
+        )
+        writable_folder(args.out)
     except ValueError as e:
         print(f"agent: {e}", file=sys.stderr)
         return 2
-    if args.chunk_ms is not None:
-        settings.replay.chunk_ms = args.chunk_ms
-    if args.asr is not None:
-        settings.asr = args.asr
-    if args.detector is not None:
-        settings.detector = args.detector
     from agent.llm.openai_compatible import openai_configured
 
     llm = args.llm
@@ -298,6 +169,17 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"agent: {e}", file=sys.stderr)
         return 2
     o = summary["overall"]
+    if o["interrupted"]:
+        print(
+            f"agent: interrupted; {args.out}/summary.json holds the {len(summary['scenarios'])} "
+            f"scenarios finished (not run: {', '.join(o['not_run'])})",
+            file=sys.stderr,
+        )
+        return 130
+    if not summary["scenarios"]:
+        for error in o["errors"]:
+            print(f"agent: {error}", file=sys.stderr)
+        return 2
     print(
         f"{len(summary['scenarios'])} scenarios, {o['audio_seconds']:.1f} s of audio in "
         f"{o['wall_seconds']:.1f} s ({o['speedup']}x real time). "

@@ -22,35 +22,6 @@ from agent.eot.evaluate import (
 )
 from agent.eot.evidence import Evidence, gather, stream_words
 from agent.eot.manifest import Item, ManifestError, from_rttm, from_utterances, load_manifest, write_manifest
-from agent.options import add_set_option
-
-
-def add_parser(sub: Any) -> None:
-    e = sub.add_parser("eot-eval", help="end-of-turn detectors on labelled pauses, knobs swept")
-    e.add_argument("manifest", type=Path, nargs="?", help="JSON-lines manifest of pauses")
-    e.add_argument("--from-rttm", type=Path, help="build the manifest from speaker segments")
-    e.add_argument("--audio-dir", type=Path, help="with --from-rttm: folder of <file>.wav")
-    e.add_argument(
-        "--from-utterances",
-        type=Path,
-        nargs="+",
-        help="build the manifest from recordings of one complete turn each (VAD pauses: hold; end: eot)",
-    )
-    e.add_argument("--write-manifest", type=Path, help="with --from-...: also save the manifest")
-    e.add_argument("--detector", action="append", choices=sorted(DETECTORS), help="detectors (default: all)")
-    e.add_argument("--json", type=Path, help="write the figures here")
-    e.add_argument(
-        "--agreement",
-        action="store_true",
-        help="the manifest is a replay's: say, pause by pause, whether the detector at its settings "
-        "fires where the replay's turn controller did",
-    )
-    e.add_argument(
-        "--evidence",
-        type=Path,
-        help="sweep again from the pauses a previous --json holds (no model is run)",
-    )
-    add_set_option(e)
 
 
 def _items(args: argparse.Namespace) -> list[Item]:

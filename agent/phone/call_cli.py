@@ -22,27 +22,6 @@ from agent.phone.caller import Caller, CallFailed, CallResult
 from agent.replay.background import BackgroundTrack, background_track
 
 
-def add_parser(sub: Any) -> None:
-    c = sub.add_parser("call", help="place phone calls to an `agent serve` as Twilio would, and measure them")
-    c.add_argument("url", help="the server's public URL (the webhook is URL/twiml)")
-    c.add_argument(
-        "--scenario",
-        type=Path,
-        required=True,
-        help="the scenario the caller plays, or a folder of them (called one after another)",
-    )
-    c.add_argument("--calls", type=int, default=1, help="calls placed at once (default 1)")
-    c.add_argument(
-        "--stagger",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="seconds between the calls' starts (default 0)",
-    )
-    c.add_argument("--out", type=Path, default=Path("out-calls"), help="output folder (default: out-calls)")
-    c.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
-
-
 def call(args: argparse.Namespace) -> int:
     token = os.environ.get("TWILIO_AUTH_TOKEN", "")
     if not token:

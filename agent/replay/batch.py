@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -130,24 +132,30 @@ async def replay_all(
     errors: list[str] = []
     manifest: list[Item] = []
     bar = tqdm(total=len(scenarios), unit="scenario", file=progress, disable=not progress.isatty())
-    for sc in scenarios:
-        bar.set_description(sc.name)
-        try:
-            run = await replayer.run(sc)
-        except (ValueError, RuntimeError, OSError) as e:
-            # One broken scenario (say, a recording corrupt past its header) must not cost the
-            # others their results: note it and go on.
-            errors.append(str(e))
-            print(f"{sc.name}: ERROR: {e}", file=progress, flush=True)
+    not_run: list[str] = []
+    with _cancel_on_sigterm():
+        for k, sc in enumerate(scenarios):
+            bar.set_description(sc.name)
+            try:
+                run = await replayer.run(sc)
+                figures = scenario_figures(run)
+                write_run(run, out, figures)
+            except asyncio.CancelledError:
+                # Ctrl-C or SIGTERM: what is finished is kept, and summary.json says what is not.
+                not_run = [s.name for s in scenarios[k:]]
+                break
+            except (ValueError, RuntimeError, OSError) as e:
+                # One broken scenario (say, a recording corrupt past its header, or a folder that
+                # cannot be written) must not cost the others their results: note it, go on.
+                errors.append(str(e) if str(sc.path) in str(e) else f"{sc.path}: {e}")
+                print(f"{sc.name}: ERROR: {e}", file=progress, flush=True)
+                bar.update(1)
+                continue
+            manifest += [replace(i, audio=f"{sc.name}/{i.audio}") for i in eot_items(run)]
+            per[sc.name] = figures
             bar.update(1)
-            continue
-        figures = scenario_figures(run)
-        write_run(run, out, figures)
-        manifest += [replace(i, audio=f"{sc.name}/{i.audio}") for i in eot_items(run)]
-        per[sc.name] = figures
-        bar.update(1)
-        if not progress.isatty():
-            print(_one_line(sc.name, figures), file=progress, flush=True)
+            if not progress.isatty():
+                print(_one_line(sc.name, figures), file=progress, flush=True)
     bar.close()
     overall = pool(list(per.values()))
     audio = sum(f["audio_seconds"] for f in per.values())
@@ -158,6 +166,8 @@ async def replay_all(
         speedup=round(audio / wall, 2) if wall > 0 else None,
         expectations_failed=[f"{n}: {m}" for n, f in per.items() for m in f["expectations_failed"]],
         errors=errors,
+        interrupted=bool(not_run),
+        not_run=not_run,
         settings={"llm": llm, "realtime": realtime, **settings.model_dump()},
     )
     for name, f in per.items():
@@ -172,6 +182,23 @@ async def replay_all(
     write_manifest(manifest, out / "eot_manifest.jsonl")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+@contextmanager
+def _cancel_on_sigterm() -> Iterator[None]:
+    """SIGTERM cancels the replay as Ctrl-C does (asyncio.run turns SIGINT into a cancel)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if task is not None:
+        try:
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+            task = None
+    try:
+        yield
+    finally:
+        if task is not None:
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _one_line(name: str, f: dict[str, Any]) -> str:

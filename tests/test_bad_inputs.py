@@ -1,0 +1,126 @@
+"""Bad command lines and interrupted runs: one clear line naming the culprit, the right exit code,
+no traceback, and nothing already computed lost. Options are checked before any model loads."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from tests.conftest import ROOT
+
+SCENARIO = "turns:\n  - user: Hello there.\n    agent: Hi.\n"
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        (["--chunk-ms", "0"], "--chunk-ms 0: Input should be greater than or equal to 10"),
+        (["--chunk-ms", "-20"], "--chunk-ms -20: Input should be greater than or equal to 10"),
+        (["--chunk-ms", "25"], "--chunk-ms 25: Input should be a multiple of 10"),
+        (["--set", "streaming.chunk_s=[1"], "--set 'streaming.chunk_s=[1': the value is not valid YAML"),
+        (["--set", "streaming.chunk_s=-5"], "--set: streaming.chunk_s: Input should be greater than 0"),
+        (["--set", "streaming.over_bot_chunk_s=0"], "streaming.over_bot_chunk_s: Input should be greater"),
+        (["--set", "nosuch.key=1"], "--set 'nosuch.key=1': no settings section 'nosuch'"),
+        (["--set", "replay.chunk_ms"], "expected section.key=value"),
+        (["--stt", "whisperx"], "--stt whisperx: expected local, assemblyai, deepgram-nova, deepgram-flux"),
+        (["--stt", "tape:missing.jsonl"], "--stt tape:missing.jsonl: tape file not found: missing.jsonl"),
+        (["--record-tape", "t.jsonl"], "--record-tape records a cloud recogniser"),
+        (["--out", "/proc/x"], "--out /proc/x: cannot write there"),
+    ],
+)
+def test_a_bad_option_is_one_line_naming_it_and_exit_2(
+    option: list[str], says: str, write, tmp_path: Path, capsys
+) -> None:
+    path = write("one.yaml", SCENARIO)
+    args = ["replay", str(path), "--out", str(tmp_path / "out"), *option]
+    began = time.perf_counter()
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith("agent: ")
+    assert says in captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert not (tmp_path / "out" / "summary.json").exists()
+    assert time.perf_counter() - began < 30  # refused before any model loaded (bounded, generous)
+
+
+def test_an_out_that_is_a_file_is_refused_before_the_replay(write, tmp_path: Path, capsys) -> None:
+    path = write("one.yaml", SCENARIO)
+    file = write("taken", "a file")
+    assert main(["replay", str(path), "--out", str(file)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"agent: --out {file}: cannot write there (File exists)\n"
+
+
+def test_version_and_help_answer_without_loading_pipecat() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    version = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "--version"], capture_output=True, text=True, env=env
+    )
+    assert version.returncode == 0 and version.stdout.startswith("agent ")
+    helped = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "--help"], capture_output=True, text=True, env=env
+    )
+    assert helped.returncode == 0 and "replay" in helped.stdout
+    assert helped.stderr == ""  # no banner, no log line before our own output
+    probe = (
+        "import sys; from pipelines.parsers import build_parser; build_parser(); "
+        "print(sorted(m for m in ('pipecat', 'numpy', 'onnxruntime', 'ctranslate2') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_a_scenario_whose_output_cannot_be_written_loses_no_other(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "sc"
+    folder.mkdir()
+    for name in ("a_first", "b_blocked", "c_last"):
+        (folder / f"{name}.yaml").write_text(SCENARIO)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b_blocked").write_text("in the way")  # its folder cannot be made
+    assert main(["replay", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "b_blocked" in err and "Traceback" not in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["scenarios"]) == ["a_first", "c_last"]
+    assert (out / "c_last" / "report.html").is_file()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_folder_replay_keeps_what_finished(sig: int, tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM once the first scenario is written: exit 130 within seconds, one line,
+    and summary.json holds the finished scenarios and names the others."""
+    folder = tmp_path / "sc"
+    folder.mkdir()
+    for k in range(6):
+        (folder / f"s{k}.yaml").write_text(SCENARIO)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "replay", str(folder), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    deadline = time.monotonic() + 240
+    while not (out / "s0" / "report.html").exists() and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Report:" not in stdout
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"agent: interrupted; {out}/summary.json holds the ")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overall"]["interrupted"] is True
+    assert "s0" in summary["scenarios"] and "s5" in summary["overall"]["not_run"]
+    assert set(summary["scenarios"]) | set(summary["overall"]["not_run"]) == {f"s{k}" for k in range(6)}
