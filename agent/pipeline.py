@@ -44,7 +44,13 @@ from agent.models import Models
 from agent.settings import Settings
 from agent.speaker import SpeakerProcessor
 from agent.tts.processor import TTSProcessor
-from agent.turn.detectors import Detector, HybridDetector, SilenceDetector, SmartTurnDetector
+from agent.turn.detectors import (
+    Detector,
+    HybridDetector,
+    SilenceDetector,
+    SmartTurnDetector,
+    offset_score,
+)
 from agent.turn.native import NativeDetector
 from agent.turn.processor import TurnProcessor
 from agent.vad import SileroVoice, VADProcessor
@@ -71,7 +77,7 @@ PHONE = Shell(live=True, output=True, marks=True)
 def detectors(models: Models, settings: Settings) -> list[Detector]:
     """The end-of-turn detectors for ``settings.detector`` (smart-turn gets a silence fallback;
     the hybrid has its own)."""
-    score = models.smart_turn.probability
+    score = offset_score(models.smart_turn.probability, settings.smart_turn.score_offset)
     if settings.detector == "native":
         return [NativeDetector(), SilenceDetector(settings.silence_fallback, name="silence-fallback")]
     if settings.detector == "hybrid":

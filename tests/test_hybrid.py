@@ -164,3 +164,15 @@ def test_a_check_due_while_the_last_words_are_still_being_read_waits_for_them() 
     d.reset()
     v = d.check(at(3.6, "send the technician to have", pending=True))
     assert v is not None and v.done  # the finals never came: max_silence_s still ends the pause
+
+
+def test_a_score_offset_moves_every_score_within_0_and_1() -> None:
+    from agent.turn.detectors import offset_score
+
+    def score(audio: np.ndarray) -> float:
+        return float(audio[0])
+
+    assert offset_score(score, 0.0) is score
+    up, down = offset_score(score, 0.03), offset_score(score, -0.03)
+    assert [round(up(np.array([p])), 4) for p in (0.0, 0.5, 0.99)] == [0.03, 0.53, 1.0]
+    assert [round(down(np.array([p])), 4) for p in (0.01, 0.5, 1.0)] == [0.0, 0.47, 0.97]

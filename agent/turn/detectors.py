@@ -120,12 +120,27 @@ class SmartTurnSettings(BaseModel):
     recheck_s: float = Field(0.6, description="check again when the pause has grown this much (s)")
     max_checks: int = Field(1, description="checks per pause at most (1: once, as Pipecat does)")
     pre_speech_s: float = Field(0.5, description="audio kept before the turn's first onset (s)")
+    score_offset: float = Field(
+        0.0,
+        ge=-0.2,
+        le=0.2,
+        description="for tests and benches only: added to every P(complete) (then kept within "
+        "0..1) before smart-turn's or the hybrid's rules read it, to show that their decisions "
+        "hold when another CPU's int8 kernels round the model a little differently",
+    )
     graph: Graph = Field(
         "fused",
         description="the model's graph, for smart-turn and the hybrid alike: bundled (as shipped) "
         "or fused (its GELUs fused: the same function; in the bundled replays the same decisions, "
         "a check 37.5 ms instead of 43.6 ms on average)",
     )
+
+
+def offset_score(score: Callable[[np.ndarray], float], offset: float) -> Callable[[np.ndarray], float]:
+    """``score`` moved by ``offset`` and kept within 0..1 (``score`` itself when it is 0)."""
+    if offset == 0.0:
+        return score
+    return lambda audio: min(1.0, max(0.0, score(audio) + offset))
 
 
 class SmartTurnDetector:
