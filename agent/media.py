@@ -59,10 +59,37 @@ def load_audio(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:
         raise AudioError(f"{p}: cannot decode audio ({reason})") from e
     if data.shape[0] == 0:
         raise AudioError(f"{p}: audio file has no samples")
+    short = wav_shortfall(p)
+    if short is not None:
+        raise AudioError(
+            f"{p}: audio file is truncated: its header promises {short[0]} bytes of samples, "
+            f"it holds {short[1]} (the {data.shape[0] / file_rate:.2f} s there would be played)"
+        )
     mono = data.mean(axis=1)
     if not np.all(np.isfinite(mono)):
         raise AudioError(f"{p}: audio contains NaN or infinite samples")
     return resample(mono, int(file_rate), rate)
+
+
+def wav_shortfall(path: str | Path) -> tuple[int, int] | None:
+    """For a WAV file cut short (a copy or download that stopped): the bytes of samples its
+    header promises and the bytes it holds; None for a whole WAV or another format. (libsndfile
+    reads such a file without complaint, only shorter.)"""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = f.seek(0, 2)
+        at = 12
+        while at + 8 <= size:
+            f.seek(at)
+            chunk, length = f.read(4), int.from_bytes(f.read(4), "little")
+            if chunk == b"data":
+                held = size - at - 8
+                unknown = length in (0, 0xFFFFFFFF)  # written while streaming: no length yet
+                return None if unknown or held >= length else (length, held)
+            at += 8 + length + (length & 1)
+    return None
 
 
 def resample(audio: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE) -> np.ndarray:

@@ -164,7 +164,7 @@ def _replay(args: argparse.Namespace) -> int:
     try:
         paths = find_scenarios(args.path)
         realtime = args.realtime or live_provider(settings)
-        summary = run_replay(paths, args.out, settings, llm, realtime)
+        summary = run_replay(paths, args.out, settings, llm, realtime, args.allow_outside_audio)
     except (ValueError, RuntimeError, OSError) as e:
         print(f"agent: {e}", file=sys.stderr)
         return 2

@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
     r.add_argument("--realtime", action="store_true", help="pace the replay at real time")
     r.add_argument(
+        "--allow-outside-audio",
+        action="store_true",
+        help="let scenarios read recordings outside their own folder (refused by default)",
+    )
+    r.add_argument(
         "--llm",
         choices=["auto", "scripted", "openai"],
         default="scripted",

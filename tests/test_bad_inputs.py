@@ -124,3 +124,64 @@ def test_an_interrupted_folder_replay_keeps_what_finished(sig: int, tmp_path: Pa
     assert summary["overall"]["interrupted"] is True
     assert "s0" in summary["scenarios"] and "s5" in summary["overall"]["not_run"]
     assert set(summary["scenarios"]) | set(summary["overall"]["not_run"]) == {f"s{k}" for k in range(6)}
+
+
+def _noise_wav(path: Path, seconds: float = 1.0) -> bytes:
+    import numpy as np
+    import soundfile as sf
+
+    noise = (np.random.default_rng(0).standard_normal(int(16000 * seconds)) * 0.1).astype(np.float32)
+    sf.write(path, noise, 16000, subtype="PCM_16")
+    return path.read_bytes()
+
+
+def test_recordings_outside_the_scenario_folder_are_refused_unless_allowed(tmp_path: Path, capsys) -> None:
+    from agent.replay.scenario import ScenarioError, load_scenario
+
+    _noise_wav(tmp_path / "elsewhere.wav")
+    folder = tmp_path / "sc"
+    folder.mkdir()
+    path = folder / "reads_out.yaml"
+    path.write_text("turns:\n  - audio: ../elsewhere.wav\n")
+    with pytest.raises(ScenarioError) as refused:
+        load_scenario(path)
+    assert str(refused.value) == (
+        f"{path}: turns.0.audio: ../elsewhere.wav is outside the scenario's folder "
+        "(agent replay --allow-outside-audio reads it)"
+    )
+    assert load_scenario(path, allow_outside_audio=True).turns[0].audio == "../elsewhere.wav"
+    path.write_text("turns:\n  - user: Hi.\nbackground: {kind: recording, file: /etc/passwd}\n")
+    with pytest.raises(ScenarioError, match=r"background\.file: /etc/passwd is outside"):
+        load_scenario(path)
+    assert main(["replay", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "is outside the scenario's folder" in capsys.readouterr().err
+
+
+def test_a_symlink_loop_names_the_scenario_and_field(tmp_path: Path) -> None:
+    from agent.replay.scenario import ScenarioError, load_scenario
+
+    (tmp_path / "a.wav").symlink_to(tmp_path / "b.wav")
+    (tmp_path / "b.wav").symlink_to(tmp_path / "a.wav")
+    path = tmp_path / "loop.yaml"
+    path.write_text("turns:\n  - audio: a.wav\n")
+    with pytest.raises(
+        ScenarioError, match=r"loop\.yaml: turns\.0\.audio: (cannot follow a\.wav|file not found)"
+    ):
+        load_scenario(path)
+
+
+def test_a_wav_cut_short_is_refused_before_the_replay(tmp_path: Path) -> None:
+    from agent.media import AudioError, load_audio
+    from agent.replay.scenario import ScenarioError, load_scenario
+
+    whole = _noise_wav(tmp_path / "whole.wav")
+    (tmp_path / "cut.wav").write_bytes(whole[: len(whole) // 2])
+    assert len(load_audio(tmp_path / "whole.wav")) == 16000
+    with pytest.raises(
+        AudioError, match=r"cut\.wav: audio file is truncated: its header promises 32000 bytes"
+    ):
+        load_audio(tmp_path / "cut.wav")
+    path = tmp_path / "cut.yaml"
+    path.write_text("turns:\n  - audio: cut.wav\n")
+    with pytest.raises(ScenarioError, match=r"cut\.yaml: turns\.0\.audio: .*cut\.wav is truncated"):
+        load_scenario(path)

@@ -37,12 +37,17 @@ def test_figures_are_per_audio_second_and_per_turn() -> None:
     assert (f["premature_cutoffs"], f["missed_turns"], f["speedup"]) == (1, 0, 5.0)
 
 
-def test_staged_copies_point_at_the_same_recordings(tmp_path: Path) -> None:
+def test_staged_copies_carry_their_recordings_beside_them(tmp_path: Path) -> None:
+    """The copies read the same audio from their own folder (so no --allow-outside-audio)."""
+    from agent.replay.scenario import load_scenario
+
     [copy] = stage([ROOT / "scenarios" / "23_room_tone.yaml"], tmp_path)
-    data = yaml.safe_load(copy.read_text())
-    assert Path(data["background"]["file"]) == (ROOT / "scenarios/audio/room_tone_jfk.flac").resolve()
+    tone = tmp_path / yaml.safe_load(copy.read_text())["background"]["file"]
+    assert tone.read_bytes() == (ROOT / "scenarios/audio/room_tone_jfk.flac").read_bytes()
     [recorded] = stage([ROOT / "scenarios" / "10_recorded_turn.yaml"], tmp_path / "b")
-    assert Path(yaml.safe_load(recorded.read_text())["turns"][0]["audio"]).is_file()
+    audio = tmp_path / "b" / yaml.safe_load(recorded.read_text())["turns"][0]["audio"]
+    assert audio.read_bytes() == (ROOT / "scenarios/audio/pizza_order_44k_stereo.flac").read_bytes()
+    assert load_scenario(recorded).turns[0].audio == "audio/0_pizza_order_44k_stereo.flac"
 
 
 def test_a_run_against_a_baseline_worktree(tmp_path: Path, write, capsys) -> None:

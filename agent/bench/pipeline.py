@@ -7,7 +7,7 @@ cutoffs, missed turns and end-of-turn latency in media time. With ``--baseline R
 files are replayed first by a git worktree of REF, with this environment's packages, then by the
 current code: back to back on one machine, so that a saving is a ratio measured in one run.
 
-The files are copied to a temporary folder with their recordings' paths made absolute, so both
+The files are copied to a temporary folder with copies of their recordings beside them, so both
 commits read the same audio. A scenario the baseline cannot read (a field it does not know yet)
 is left out of both runs and named.
 """
@@ -15,6 +15,7 @@ is left out of both runs and named.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,17 +60,28 @@ class BenchError(RuntimeError):
 
 
 def stage(paths: list[Path], folder: Path) -> list[Path]:
-    """Copies of the scenario files in ``folder``, their recordings' paths made absolute."""
+    """Copies of the scenario files in ``folder``, with copies of their recordings beside them
+    (``audio/<n>_<name>``), so that both commits read the same audio from the scenarios' folder."""
     files = sorted(p for path in paths for p in (path.glob("*.yaml") if path.is_dir() else [path]))
-    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "audio").mkdir(parents=True, exist_ok=True)
+    copied: dict[Path, str] = {}
+
+    def copy_audio(source: Path) -> str:
+        if not source.is_file():
+            return str(source)  # the replay names what is missing
+        if source not in copied:
+            copied[source] = f"audio/{len(copied)}_{source.name}"
+            shutil.copyfile(source, folder / copied[source])
+        return copied[source]
+
     out = []
     for f in files:
         data = yaml.safe_load(f.read_text())
         for step in data.get("turns") or []:
             if isinstance(step, dict) and "audio" in step:
-                step["audio"] = str((f.parent / step["audio"]).resolve())
+                step["audio"] = copy_audio((f.parent / step["audio"]).resolve())
         if isinstance(data.get("background"), dict) and "file" in data["background"]:
-            data["background"]["file"] = str((f.parent / data["background"]["file"]).resolve())
+            data["background"]["file"] = copy_audio((f.parent / data["background"]["file"]).resolve())
         copy = folder / f.name
         copy.write_text(yaml.safe_dump(data, sort_keys=False))
         out.append(copy)

@@ -119,13 +119,14 @@ async def replay_all(
     realtime: bool = False,
     progress: TextIO | None = None,
     models: Models | None = None,
+    allow_outside_audio: bool = False,
 ) -> dict[str, Any]:
     """Replay every scenario (all are validated first) and write the outputs; returns the summary.
     ``progress`` defaults to the current ``sys.stderr``; ``models`` (loaded once and shared by
     several calls) defaults to loading them here."""
     progress = progress or sys.stderr
     began = time.perf_counter()
-    scenarios: list[Scenario] = [load_scenario(p) for p in paths]
+    scenarios: list[Scenario] = [load_scenario(p, allow_outside_audio) for p in paths]
     _check_unique(scenarios)
     replayer = Replayer(settings, llm=llm, realtime=realtime, models=models)
     per: dict[str, dict[str, Any]] = {}
@@ -219,6 +220,13 @@ def _check_unique(scenarios: Sequence[Scenario]) -> None:
 
 
 def run_replay(
-    paths: Sequence[Path], out: Path, settings: Settings, llm: str, realtime: bool
+    paths: Sequence[Path],
+    out: Path,
+    settings: Settings,
+    llm: str,
+    realtime: bool,
+    allow_outside_audio: bool = False,
 ) -> dict[str, Any]:
-    return asyncio.run(replay_all(paths, out, settings, llm=llm, realtime=realtime))
+    return asyncio.run(
+        replay_all(paths, out, settings, llm=llm, realtime=realtime, allow_outside_audio=allow_outside_audio)
+    )

@@ -37,6 +37,8 @@ import soundfile as sf
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from agent.media import wav_shortfall
+
 _PAUSE = re.compile(r"\[\s*pause\s+([^\]]*?)\s*s?\s*\]", re.IGNORECASE)
 _BRACKET = re.compile(r"\[[^\]]*\]")
 
@@ -204,8 +206,9 @@ def split_text(text: str) -> tuple[list[str], list[float]]:
     return pieces, parse_pauses(text)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raises :class:`ScenarioError` (one line)."""
+def load_scenario(path: str | Path, allow_outside_audio: bool = False) -> Scenario:
+    """Read and validate a scenario file; raises :class:`ScenarioError` (one line). Recordings
+    must lie in the scenario's folder (or below it) unless ``allow_outside_audio``."""
     p = Path(path)
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
@@ -230,32 +233,52 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{p}: {loc}: {msg}{extra}") from None
     if not scenario.name:
         scenario.name = p.stem
-    _check_audio_files(scenario, p)
+    _check_audio_files(scenario, p, allow_outside_audio)
     return scenario
 
 
-def _check_audio_files(scenario: Scenario, p: Path) -> None:
+def _check_audio_files(scenario: Scenario, p: Path, allow_outside: bool) -> None:
     if scenario.background is not None and scenario.background.file is not None:
-        f = scenario.resolve(scenario.background.file)
-        if not f.is_file():
-            raise ScenarioError(f"{p}: background.file: file not found: {f}")
+        _audio_file(scenario, p, "background.file", scenario.background.file, allow_outside)
     for i, step in enumerate(scenario.turns):
         if step.audio is None:
             continue
-        f = scenario.resolve(step.audio)
-        if not f.is_file():
-            raise ScenarioError(f"{p}: turns.{i}.audio: file not found: {f}")
+        f = _audio_file(scenario, p, f"turns.{i}.audio", step.audio, allow_outside)
         try:
             info = sf.info(str(f))
         except Exception as e:
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise ScenarioError(f"{p}: turns.{i}.audio: cannot decode {f} ({reason})") from None
+        short = wav_shortfall(f)
+        if short is not None:
+            raise ScenarioError(
+                f"{p}: turns.{i}.audio: {f} is truncated (its header promises {short[0]} bytes "
+                f"of samples, it holds {short[1]})"
+            )
         for pause in step.pauses:
             if pause.at >= info.duration:
                 raise ScenarioError(
                     f"{p}: turns.{i}.pauses: pause at {pause.at} s is past the end of {f.name} "
                     f"({info.duration:.2f} s)"
                 )
+
+
+def _audio_file(scenario: Scenario, p: Path, field: str, relative: str, allow_outside: bool) -> Path:
+    """The recording ``relative`` names, checked: it exists, and (unless ``allow_outside``) it
+    lies inside the scenario's folder, so a scenario from elsewhere cannot read other files."""
+    try:
+        f = scenario.resolve(relative)
+        folder = scenario.resolve(".")
+    except (RuntimeError, OSError) as e:  # a symlink loop, a path too long
+        raise ScenarioError(f"{p}: {field}: cannot follow {relative} ({e})") from None
+    if not allow_outside and not f.is_relative_to(folder):
+        raise ScenarioError(
+            f"{p}: {field}: {relative} is outside the scenario's folder "
+            "(agent replay --allow-outside-audio reads it)"
+        )
+    if not f.is_file():
+        raise ScenarioError(f"{p}: {field}: file not found: {f}")
+    return f
 
 
 def find_scenarios(path: str | Path) -> list[Path]:
