@@ -185,3 +185,39 @@ def test_a_wav_cut_short_is_refused_before_the_replay(tmp_path: Path) -> None:
     path.write_text("turns:\n  - audio: cut.wav\n")
     with pytest.raises(ScenarioError, match=r"cut\.yaml: turns\.0\.audio: .*cut\.wav is truncated"):
         load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (f"turns:\n  - user: {'word ' * 4000}\n", "turns.0.user: String should have at most 2000 characters"),
+        ("turns:\n" + "  - user: Yes.\n" * 5000, "turns: List should have at most 200 items"),
+        (
+            "turns:\n" + f"  - user: {'word ' * 390}\n" * 5,
+            "(top level): turns: 9745 characters of user text in all, over the limit of 8000",
+        ),
+        (f"greeting: {'Hello ' * 400}\nturns:\n  - user: Hi.\n", "greeting: String should have at most 2000"),
+    ],
+)
+def test_scenario_limits_refuse_at_once_naming_the_field_and_limit(
+    text: str, says: str, write, tmp_path: Path, capsys
+) -> None:
+    path = write("big.yaml", text)
+    began = time.perf_counter()
+    assert main(["replay", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"agent: {path}: {says}" in err
+    assert time.perf_counter() - began < 30
+
+
+def test_a_long_sentence_is_spoken_in_pieces_with_every_word(voice) -> None:
+    from agent.tts.piper_voice import MAX_PIECE, _pieces
+
+    words = " ".join(f"number {k}" for k in range(150))  # 1,390 characters and no full stop
+    pieces = _pieces(words)
+    assert len(pieces) == 4 and all(len(p) <= MAX_PIECE for p in pieces)
+    assert " ".join(pieces).split() == words.split()
+    assert _pieces("Short. Two sentences.") == ["Short. Two sentences."]
+    spoken = voice.synthesize(words)
+    assert len(spoken.words) == 300
+    assert [w.start for w in spoken.words] == sorted(w.start for w in spoken.words)

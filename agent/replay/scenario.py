@@ -39,6 +39,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agent.media import wav_shortfall
 
+MAX_TEXT = 2000
+"""Characters of one step's text (about two minutes of speech)."""
+MAX_STEPS = 200
+"""Steps in one scenario."""
+MAX_SPEECH_CHARS = 8000
+"""Characters of user text in one scenario, all steps together."""
+
 _PAUSE = re.compile(r"\[\s*pause\s+([^\]]*?)\s*s?\s*\]", re.IGNORECASE)
 _BRACKET = re.compile(r"\[[^\]]*\]")
 
@@ -80,13 +87,15 @@ class Start(_Strict):
 class Step(_Strict):
     """One thing the user does: a turn (text or audio), a backchannel, a noise, or silence."""
 
-    user: str | None = Field(None, description="text to synthesise, with optional [pause S]")
+    user: str | None = Field(
+        None, max_length=MAX_TEXT, description="text to synthesise, with optional [pause S]"
+    )
     audio: str | None = Field(None, description="audio file, relative to the scenario file")
     pauses: list[AudioPause] = Field(default_factory=list, description="pauses cut into `audio`")
     noise: Literal["cough"] | None = None
     silence: float | None = Field(None, gt=0, le=120, description="seconds of user silence")
     kind: Literal["turn", "backchannel", "noise"] | None = None
-    agent: str | None = Field(None, description="the scripted reply to this turn")
+    agent: str | None = Field(None, max_length=MAX_TEXT, description="the scripted reply to this turn")
     start: Start = Field(default_factory=Start)
     level_db: float = Field(-3.0, le=0, ge=-40, description="peak level of the user's speech (dBFS)")
 
@@ -161,16 +170,26 @@ class Scenario(_Strict):
 
     name: str = ""
     description: str = ""
-    greeting: str | None = None
+    greeting: str | None = Field(None, max_length=MAX_TEXT)
     echo: Echo | None = None
     background: Background | None = None
     lead_in_s: float = Field(0.5, ge=0, description="silence before the first step (s)")
     gap_s: float = Field(0.7, ge=0, description="default silence after a bot reply (s)")
     reply_timeout_s: float = Field(4.0, gt=0, description="go on if the bot has not replied (s)")
     tail_s: float = Field(1.5, ge=0, description="silence kept after the last reply (s)")
-    turns: list[Step] = Field(min_length=1)
+    turns: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
     expect: Expect = Field(default_factory=Expect)
     path: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _not_too_much_speech(self) -> Scenario:
+        said = sum(len(s.user or "") for s in self.turns)
+        if said > MAX_SPEECH_CHARS:
+            raise ValueError(
+                f"turns: {said} characters of user text in all, over the limit of "
+                f"{MAX_SPEECH_CHARS} (about 9 minutes of speech)"
+            )
+        return self
 
     @property
     def replies(self) -> list[str]:

@@ -8,6 +8,7 @@ by phonemizing each one (a number such as "415" becomes several spoken words).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,19 +79,43 @@ class PiperSynth:
         return sum(len(_split_phoneme_words(s)) for s in self._voice.phonemize(text))
 
     def synthesize(self, text: str) -> Synthesis:
-        """Speak ``text``; one Piper chunk per sentence, joined."""
+        """Speak ``text``; one Piper chunk per sentence, joined. A sentence longer than
+        ``MAX_PIECE`` characters is spoken in pieces cut at word ends: Piper's attention grows with
+        the square of a sentence's length (20,000 characters without a full stop took 17 GB)."""
         pieces: list[np.ndarray] = []
         spans: list[tuple[float, float]] = []
         offset = 0
-        for chunk in self._voice.synthesize(text, self._config, include_alignments=True):
-            audio = chunk.audio_int16_array.astype(np.float32) / 32768.0
-            for start, end in _alignment_spans(chunk.phoneme_alignments or []):
-                spans.append(((offset + start) / self.sample_rate, (offset + end) / self.sample_rate))
-            pieces.append(audio)
-            offset += len(audio)
+        for piece in _pieces(text):
+            for chunk in self._voice.synthesize(piece, self._config, include_alignments=True):
+                audio = chunk.audio_int16_array.astype(np.float32) / 32768.0
+                for start, end in _alignment_spans(chunk.phoneme_alignments or []):
+                    spans.append(((offset + start) / self.sample_rate, (offset + end) / self.sample_rate))
+                pieces.append(audio)
+                offset += len(audio)
         raw = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
         words = word_spans(text.split(), spans, [self.phoneme_words(w) for w in text.split()])
         return Synthesis(resample(raw, self.sample_rate, SAMPLE_RATE), tuple(words))
+
+
+MAX_PIECE = 400
+"""Characters Piper is given at once (a sentence is rarely longer)."""
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` whole if it is short; else cut after sentence ends, and a sentence still over
+    ``MAX_PIECE`` characters cut at the last word end before the limit."""
+    if len(text) <= MAX_PIECE:
+        return [text]
+    out: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        while len(sentence) > MAX_PIECE:
+            cut = sentence.rfind(" ", 0, MAX_PIECE)
+            cut = cut if cut > 0 else MAX_PIECE
+            out.append(sentence[:cut])
+            sentence = sentence[cut:].lstrip()
+        if sentence:
+            out.append(sentence)
+    return out
 
 
 def _split_phoneme_words(phonemes: Sequence[str]) -> list[list[str]]:
