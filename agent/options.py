@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +26,11 @@ def add_stt_options(parser: argparse.ArgumentParser) -> None:
 
 
 _STT = ("local", "assemblyai", "deepgram-nova", "deepgram-flux")
+_KEYS = {
+    "assemblyai": "ASSEMBLYAI_API_KEY",
+    "deepgram-nova": "DEEPGRAM_API_KEY",
+    "deepgram-flux": "DEEPGRAM_API_KEY",
+}
 
 
 def apply_stt(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -41,6 +47,9 @@ def apply_stt(settings: Settings, args: argparse.Namespace) -> Settings:
     settings = apply_options(settings, [("--record-tape", "record_tape", args.record_tape)])
     if settings.record_tape and settings.stt in ("local",):
         raise ValueError("--record-tape records a cloud recogniser: add --stt assemblyai")
+    key = _KEYS.get(settings.stt)
+    if key and not settings.stt_url and not os.environ.get(key):
+        raise ValueError(f"--stt {settings.stt} needs {key} (or --stt-url for an emulator)")
     return settings
 
 

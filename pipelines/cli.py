@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from loguru import logger
 
@@ -20,6 +21,12 @@ from pipelines.parsers import build_parser
 
 def _to_stderr(message: object) -> None:
     sys.stderr.write(str(message))
+
+
+def _quiet_pipecat(record: Any) -> bool:
+    """Without -v, Pipecat's own log is left out: what goes wrong in a pipeline reaches the user
+    as our one line (``agent: <scenario>: pipeline error: ...``), which its lines would repeat."""
+    return not record["name"].startswith("pipecat")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     logger.remove()
     # The sink looks sys.stderr up on every message: whoever calls main() may have replaced it.
-    level = "DEBUG" if getattr(args, "verbose", False) else "WARNING"
-    logger.add(_to_stderr, level=level)
+    verbose = getattr(args, "verbose", False)
+    logger.add(
+        _to_stderr, level="DEBUG" if verbose else "WARNING", filter=None if verbose else _quiet_pipecat
+    )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
     if args.command == "replay":
         return _replay(args)

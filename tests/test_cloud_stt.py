@@ -5,6 +5,7 @@ connection dropped."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
 import pytest
@@ -165,16 +166,56 @@ def test_a_tape_replays_the_cloud_run_with_the_same_decisions(replayer, write, t
     assert decided(runs[0]) == decided(runs[1]) == decided(live)
 
 
-def test_a_missing_key_is_one_line_and_exit_2(write, tmp_path, capsys, monkeypatch) -> None:
+def test_a_missing_key_is_one_line_and_exit_2_before_any_model_loads(
+    write, tmp_path, capsys, monkeypatch
+) -> None:
     from pipelines.cli import main
 
     monkeypatch.delenv("ASSEMBLYAI_API_KEY", raising=False)
     path = write("two_turns.yaml", SCENARIO)
     assert main(["replay", str(path), "--stt", "assemblyai", "--out", str(tmp_path / "out")]) == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("agent: two_turns")]
-    assert errors == [
-        "agent: two_turns: pipeline error: AssemblyAI needs ASSEMBLYAI_API_KEY (or --stt-url for an emulator)"
-    ]
+    captured = capsys.readouterr()
+    assert captured.err == "agent: --stt assemblyai needs ASSEMBLYAI_API_KEY (or --stt-url for an emulator)\n"
+    assert captured.out == "" and not (tmp_path / "out" / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("provider", "says"),
+    [
+        ("assemblyai", "AssemblyAI rejected the API key (4001 Not Authorized): check ASSEMBLYAI_API_KEY"),
+        (
+            "deepgram-nova",
+            "Deepgram rejected the API key (HTTP 401: Websocket initialized with invalid credentials.): "
+            "check DEEPGRAM_API_KEY",
+        ),
+    ],
+)
+def test_a_rejected_key_says_so(provider: str, says: str, replayer, write, monkeypatch) -> None:
+    """The official client against the provider's emulator that takes one key only: the error
+    names the rejected key, not the client's exception class, and nothing is retried."""
+    from agent.cloud.emulator.deepgram_nova import DeepgramNovaEmulator
+
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", "wrong")
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "wrong")
+    path = write("two_turns.yaml", SCENARIO)
+
+    async def run() -> str:
+        models, settings = replayer.models, replayer.settings
+        checks: Any = None
+        if provider == "assemblyai":
+            emulator: Any = AssemblyAIEmulator(models, settings, Faults(), api_key="right")
+        else:
+            emulator = DeepgramNovaEmulator(models, settings, Faults(), api_key="right")
+            checks = emulator.process_request  # Deepgram refuses a key at the HTTP handshake
+        async with serve(emulator.handle, "127.0.0.1", 0, process_request=checks) as server:
+            port = server.sockets[0].getsockname()[1]
+            cloud = settings.model_copy(update={"stt": provider, "stt_url": f"ws://127.0.0.1:{port}"})
+            with pytest.raises(RuntimeError) as failed:
+                await Replayer(cloud, realtime=True, models=models).run(load_scenario(path))
+        return str(failed.value)
+
+    message = asyncio.run(run())
+    assert message.endswith(says)
 
 
 def test_a_turn_longer_than_a_flux_session_is_recovered_by_agreement(replayer) -> None:

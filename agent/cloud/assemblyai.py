@@ -142,7 +142,11 @@ class AssemblyAIProvider:
 
     async def _on_error(self, _client: Any, error: Any) -> None:
         code = getattr(error, "code", None)
-        await self.events.put(CloudClosed(f"AssemblyAI: {error}", fatal=code in _FATAL_CODES))
+        if code == 4001:  # the provider's close code for a rejected key
+            message = f"AssemblyAI rejected the API key ({code} {error}): check ASSEMBLYAI_API_KEY"
+        else:
+            message = f"AssemblyAI: {error}"
+        await self.events.put(CloudClosed(message, fatal=code in _FATAL_CODES))
 
     async def _on_termination(self, _client: Any, _event: Any) -> None:
         await self.events.put(CloudClosed("AssemblyAI session terminated", clean=True))

@@ -61,10 +61,15 @@ class DeepgramSession:
         self._context = self.open(AsyncDeepgramClient(api_key=self._key or "none", environment=env))
         try:
             self._socket = await self._context.__aenter__()
-        except Exception as e:  # websockets' handshake errors (401 on a bad key)
-            fatal = "401" in str(e) or "403" in str(e)
+        except Exception as e:  # the SDK's ApiError (its status_code: 401 on a bad key) or websockets'
+            status = getattr(e, "status_code", None)
+            if status in (401, 403):
+                body = getattr(e, "body", None)
+                message = f"{self.label} rejected the API key (HTTP {status}{f': {body}' if body else ''})"
+                raise ProviderError(message + ": check DEEPGRAM_API_KEY", True) from None
+            detail = f"HTTP {status}" if status else (str(e).splitlines()[0] if str(e) else "")
             message = f"{self.label} connect to {self._url} failed: {type(e).__name__}"
-            raise ProviderError(message, fatal) from None
+            raise ProviderError(message + (f" ({detail})" if detail else ""), False) from None
         self._tasks = [asyncio.create_task(self._read()), *self.background()]
 
     def background(self) -> list[asyncio.Task[None]]:
