@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from loguru import logger
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -67,13 +68,37 @@ class EmulatedAudio:
         self.engine = engine
         self.sample_rate = sample_rate
         self.audio_s = 0.0
+        self._odd = b""  # a frame's last byte when it ended mid-sample: the next one completes it
 
     def feed(self, pcm: bytes) -> list[Event]:
+        """Events for more PCM; a frame may end mid-sample (a stream of bytes need not be cut at
+        sample boundaries), and its last byte waits for the next frame."""
+        pcm = self._odd + pcm
+        cut = len(pcm) - len(pcm) % 2
+        pcm, self._odd = pcm[:cut], pcm[cut:]
         audio = from_pcm16(pcm)
         self.audio_s += len(audio) / self.sample_rate
         if self.sample_rate != SAMPLE_RATE:
             audio = resample(audio, self.sample_rate, SAMPLE_RATE)
         return self.engine.feed(audio)
+
+
+def query_number(
+    query: dict[str, str], name: str, default: float, low: float, high: float, integer: bool = False
+) -> float:
+    """A number from a connection's query string, checked against the provider's documented range;
+    ValueError (the message a provider's HTTP 400 would carry) otherwise."""
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    kind = "an integer" if integer else "a number"
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ValueError(f"{name} must be {kind} from {low:g} to {high:g}, got {raw!r}")
+    return value
 
 
 class Connection:
@@ -102,6 +127,9 @@ class Connection:
                     return
         except ConnectionClosed:
             return
+        except Exception as e:  # a bug of ours: the client gets the provider's 1011, the log one line
+            logger.warning(f"emulator session failed: {type(e).__name__}: {e}")
+            await self._ws.close(1011, "Internal server error")
         finally:
             if drop is not None:
                 drop.cancel()
@@ -129,7 +157,7 @@ class Connection:
                 raise ValueError("no type")
             self.commands.append((self._session.audio_s, str(message["type"])))
             out, go_on = await asyncio.to_thread(self._session.command, message)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             await self._ws.close(self._bad_schema, "Endpoint received a message with an invalid schema")
             return False
         if not go_on and self._faults.take_close_drop():

@@ -29,6 +29,7 @@ import uuid
 from typing import Any
 
 from deepgram.listen.v2.types import (
+    ListenV2ConfigureFailure,
     ListenV2ConfigureSuccess,
     ListenV2Connected,
     ListenV2FatalError,
@@ -36,7 +37,7 @@ from deepgram.listen.v2.types import (
 )
 from pydantic import TypeAdapter
 
-from agent.cloud.emulator.connection import EmulatedAudio, sdk_checker
+from agent.cloud.emulator.connection import EmulatedAudio, query_number, sdk_checker
 from agent.cloud.emulator.deepgram_nova import DeepgramEmulator
 from agent.cloud.emulator.faults import Faults
 from agent.cloud.engine import EagerEnd, EndOfTurn, Event, LocalTurnEngine, Resumed, SpeechStarted, Words
@@ -51,6 +52,7 @@ _MODELS: dict[str, Any] = {
     "Connected": TypeAdapter(ListenV2Connected),
     "TurnInfo": TypeAdapter(ListenV2TurnInfo),
     "ConfigureSuccess": TypeAdapter(ListenV2ConfigureSuccess),
+    "ConfigureFailure": TypeAdapter(ListenV2ConfigureFailure),
     "Error": TypeAdapter(ListenV2FatalError),
 }
 
@@ -62,7 +64,16 @@ checked = sdk_checker(_MODELS)
 class DeepgramFluxSession(EmulatedAudio):
     """One ``/v2/listen`` connection."""
 
+    @staticmethod
+    def check_query(query: dict[str, str]) -> None:
+        """ValueError for a query Deepgram would refuse at the handshake (HTTP 400): the ranges
+        its Flux documentation gives."""
+        query_number(query, "sample_rate", 16000, 8000, 48000, integer=True)
+        for name, (low, high) in _THRESHOLDS.items():
+            query_number(query, name, low, low, high, integer=name == "eot_timeout_ms")
+
     def __init__(self, models: Models, settings: Settings, query: dict[str, str]) -> None:
+        self.check_query(query)
         self.sample_rate = int(query.get("sample_rate", "16000") or 16000)
         own = settings.model_copy(deep=True)
         eager = query.get("eager_eot_threshold")
@@ -154,6 +165,10 @@ class DeepgramFluxSession(EmulatedAudio):
             out = [m for e in ended for m in self.messages(e, trigger="manual")]
             return out, kind == "ForceEndTurn"
         if kind == "Configure":
+            problem = _configure_problem(message)
+            if problem is not None:  # Flux keeps the stream and its settings, and says why
+                failure = {"type": "ConfigureFailure", "request_id": self.request_id}
+                return [self._stamp({**failure, "code": "INVALID_CONFIGURE", "description": problem})], True
             changed = {k: v for k, v in (message.get("thresholds") or {}).items() if v is not None}
             self.thresholds.update(changed)
             reply = {"type": "ConfigureSuccess", "request_id": self.request_id, "thresholds": self.thresholds}
@@ -170,8 +185,37 @@ class DeepgramFluxSession(EmulatedAudio):
         return checked(message)
 
 
+_THRESHOLDS = {"eot_threshold": (0.5, 1.0), "eager_eot_threshold": (0.3, 0.9), "eot_timeout_ms": (500, 60000)}
+"""Flux's end-of-turn settings and their documented ranges."""
+
+
+def _configure_problem(message: dict[str, Any]) -> str | None:
+    """Why Flux would refuse a ``Configure`` message's thresholds (None: it takes them)."""
+    thresholds = message.get("thresholds")
+    if thresholds is None:
+        return None
+    if not isinstance(thresholds, dict):
+        return f"thresholds must be an object, got {type(thresholds).__name__}"
+    for name, value in thresholds.items():
+        if name not in _THRESHOLDS:
+            return f"unknown threshold {name!r}"
+        low, high = _THRESHOLDS[name]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value is not None and (not number or not low <= value <= high):
+            return f"{name} must be a number from {low:g} to {high:g}, got {value!r}"
+    return None
+
+
 def flux_emulator(
     models: Models, settings: Settings, faults: Faults, api_key: str | None = None
 ) -> DeepgramEmulator:
     """The Flux emulator: ``/v2/listen`` with a :class:`DeepgramFluxSession` per connection."""
-    return DeepgramEmulator(models, settings, faults, api_key, path="/v2/listen", session=DeepgramFluxSession)
+    return DeepgramEmulator(
+        models,
+        settings,
+        faults,
+        api_key,
+        path="/v2/listen",
+        session=DeepgramFluxSession,
+        check_query=DeepgramFluxSession.check_query,
+    )

@@ -26,6 +26,7 @@ Times are seconds of session audio. Each message is checked against the SDK's ow
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -44,7 +45,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from agent.cloud.emulator.connection import Connection, EmulatedAudio, Session, sdk_checker
+from agent.cloud.emulator.connection import Connection, EmulatedAudio, Session, query_number, sdk_checker
 from agent.cloud.emulator.faults import Faults
 from agent.cloud.engine import EndOfTurn, Event, LocalTurnEngine, SpeechStarted, Words
 from agent.events import Word
@@ -75,7 +76,14 @@ def _flag(query: dict[str, str], name: str) -> bool:
 class DeepgramNovaSession(EmulatedAudio):
     """One ``/v1/listen`` connection."""
 
+    @staticmethod
+    def check_query(query: dict[str, str]) -> None:
+        """ValueError for a query Deepgram would refuse at the handshake (HTTP 400)."""
+        query_number(query, "sample_rate", 16000, 8000, 48000, integer=True)
+        query_number(query, "utterance_end_ms", 1000, 1000, 5000, integer=True)
+
     def __init__(self, models: Models, settings: Settings, query: dict[str, str]) -> None:
+        self.check_query(query)
         self.sample_rate = int(query.get("sample_rate", "16000") or 16000)
         self.interim = _flag(query, "interim_results")
         self.vad_events = _flag(query, "vad_events")
@@ -213,6 +221,7 @@ class DeepgramEmulator:
         api_key: str | None = None,
         path: str = "/v1/listen",
         session: Callable[[Models, Settings, dict[str, str]], Session] = DeepgramNovaSession,
+        check_query: Callable[[dict[str, str]], None] = DeepgramNovaSession.check_query,
     ) -> None:
         self._models = models
         self._settings = settings
@@ -220,6 +229,7 @@ class DeepgramEmulator:
         self._api_key = api_key
         self._path = path
         self._session = session
+        self._check_query = check_query  # ValueError: the handshake is refused with HTTP 400
         self.sessions = 0
         """Connections accepted so far."""
         self.commands: list[list[tuple[float, str]]] = []
@@ -231,6 +241,12 @@ class DeepgramEmulator:
         auth = request.headers.get("Authorization", "")
         if self._api_key is not None and auth not in (f"Token {self._api_key}", f"Bearer {self._api_key}"):
             return Response(401, "Unauthorized", Headers(), b'{"err_code":"INVALID_AUTH"}')
+        try:
+            self._check_query({k: v[-1] for k, v in parse_qs(urlparse(request.path).query).items()})
+        except ValueError as e:
+            body = {"err_code": "Bad Request", "err_msg": str(e), "request_id": str(uuid.uuid4())}
+            headers = Headers({"Content-Type": "application/json"})
+            return Response(400, "Bad Request", headers, json.dumps(body).encode())
         return None
 
     async def handle(self, ws: ServerConnection) -> None:
