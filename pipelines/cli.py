@@ -11,27 +11,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
-from loguru import logger
-
+from agent import logs
 from agent.options import apply_options, apply_stt, live_provider, writable_folder
 from pipelines.parsers import build_parser
-
-
-def _to_stderr(message: object) -> None:
-    sys.stderr.write(str(message))
-
-
-def _quiet_pipecat(record: Any) -> bool:
-    """Without -v, Pipecat's own log is left out: what goes wrong in a pipeline reaches the user
-    as our one line (``agent: <scenario>: pipeline error: ...``), which its lines would repeat."""
-    return not record["name"].startswith("pipecat")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs one command; its exit code. Ctrl-C (also while models load) exits 130 with one line."""
     args = build_parser().parse_args(argv)
+    logs.setup(args.log_format, getattr(args, "verbose", False))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
     try:
         return _run(args)
     except KeyboardInterrupt:
@@ -40,13 +30,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    logger.remove()
-    # The sink looks sys.stderr up on every message: whoever calls main() may have replaced it.
-    verbose = getattr(args, "verbose", False)
-    logger.add(
-        _to_stderr, level="DEBUG" if verbose else "WARNING", filter=None if verbose else _quiet_pipecat
-    )
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
     if args.command == "replay":
         return _replay(args)
     if args.command == "serve":

@@ -26,6 +26,12 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="agent", description="Turn-taking for voice agents.")
     p.add_argument("--version", action="version", version=f"agent {_version()}")
+    p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="the log on stderr: plain lines, or one JSON object per line (give it before the command)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("replay", help="replay scripted scenarios offline and write a report")
     r.add_argument("path", type=Path, help="a scenario file or a folder of them")

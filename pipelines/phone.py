@@ -45,6 +45,7 @@ from agent.llm.echo import EchoReplies
 from agent.llm.openai_compatible import OpenAIReplies
 from agent.llm.reply import ReplySource
 from agent.llm.scripted import ScriptedReplies
+from agent.logs import about
 from agent.media import SAMPLE_RATE
 from agent.models import Models
 from agent.phone.chunker import FixedChunks
@@ -132,9 +133,10 @@ def create_app(models: Models, settings: Settings, options: ServeOptions) -> Fas
             return
         record: dict[str, Any] = {"call_sid": start.call_sid, "stream_sid": start.stream_sid}
         try:
-            record = await run_call(websocket, start, models, settings, options)
+            with about(call=start.call_sid):
+                record = await run_call(websocket, start, models, settings, options)
         except Exception as e:  # this call ends; the others go on
-            logger.error(f"call {start.call_sid}: {type(e).__name__}: {e}")
+            logger.bind(call=start.call_sid).error(f"the call failed: {type(e).__name__}: {e}")
             record["error"] = f"{type(e).__name__}: {e}"
         finally:
             desk.close(start.call_sid, record)
@@ -192,7 +194,7 @@ async def run_call(
 
     def protocol_error(reason: str) -> None:
         if not problems:
-            logger.warning(f"call {start.call_sid}: protocol error, closing: {reason}")
+            logger.bind(call=start.call_sid).warning(f"protocol error, closing: {reason}")
             asyncio.get_running_loop().create_task(_close(websocket, reason))
         problems.append(reason)
 

@@ -221,3 +221,52 @@ def test_a_long_sentence_is_spoken_in_pieces_with_every_word(voice) -> None:
     spoken = voice.synthesize(words)
     assert len(spoken.words) == 300
     assert [w.start for w in spoken.words] == sorted(w.start for w in spoken.words)
+
+
+def test_long_work_reports_progress_in_a_log() -> None:
+    import io
+
+    from agent.progress import Progress
+
+    log = io.StringIO()  # not a terminal: plain lines
+    progress = Progress("bench asr: long.wav streaming", 600, "s of audio", log, every_s=0.0)
+    for done in (60, 300, 600):
+        progress.update_to(done)
+    progress.close()
+    lines = log.getvalue().splitlines()
+    assert lines[:3] == [
+        "bench asr: long.wav streaming: 60 / 600 s of audio (10 %)",
+        "bench asr: long.wav streaming: 300 / 600 s of audio (50 %)",
+        "bench asr: long.wav streaming: 600 / 600 s of audio (100 %)",
+    ]
+    quiet = io.StringIO()
+    slow = Progress("eot-eval: pauses scored", 10, "pauses", quiet, every_s=3600.0)
+    slow.update_to(5)
+    assert quiet.getvalue() == ""  # at most one line per every_s
+
+
+def test_the_log_is_json_lines_naming_the_scenario_and_never_a_key(monkeypatch, capsys) -> None:
+    from loguru import logger
+
+    from agent import logs
+
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "dg-secret-123")
+    logs.setup("json")
+    try:
+        with logs.about(scenario="03_hesitation_long"):
+            logger.warning("connect with key dg-secret-123 failed")
+        logger.bind(call="CA123").error("the call failed")
+        logger.info("below the level: not shown")
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        assert [(x["level"], x["message"]) for x in lines] == [
+            ("WARNING", "connect with key *** failed"),
+            ("ERROR", "the call failed"),
+        ]
+        assert lines[0]["scenario"] == "03_hesitation_long" and lines[1]["call"] == "CA123"
+        assert lines[0]["time"].endswith("Z")
+        logs.setup("text")
+        with logs.about(scenario="s1"):
+            logger.warning("plain dg-secret-123")
+        assert capsys.readouterr().err.endswith(" WARNING scenario=s1: plain ***\n")
+    finally:
+        logs.setup("text")

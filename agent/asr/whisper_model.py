@@ -97,13 +97,21 @@ class WhisperRecognizer:
         self._final_window.decode(speech)
         self._window.decode(speech, full_window=True)
 
-    def transcribe_plain(self, audio: np.ndarray) -> list[Word]:
+    def transcribe_plain(
+        self, audio: np.ndarray, progress: Callable[[float], None] | None = None
+    ) -> list[Word]:
         """faster-whisper as it comes (its default decoding) on the whole audio: the batch
-        baseline the streaming recogniser is compared with."""
+        baseline the streaming recogniser is compared with. ``progress`` hears the seconds of
+        audio done after each segment."""
         segments, _ = self._model.transcribe(
             audio.astype(np.float32), language=self._settings.language, word_timestamps=True
         )
-        return [Word(w.word.strip(), w.start, w.end, w.probability) for s in segments for w in s.words or []]
+        words: list[Word] = []
+        for s in segments:
+            words += [Word(w.word.strip(), w.start, w.end, w.probability) for w in s.words or []]
+            if progress is not None:
+                progress(round(s.end, 1))
+        return words
 
     def decode_window(self, audio: np.ndarray, prompt: str = "", beam_size: int = 1) -> WindowResult:
         """Streaming decode of a buffer on a short encoder window (see ``window_decoder``),

@@ -34,6 +34,7 @@ from agent.asr.whisper_model import WhisperRecognizer
 from agent.events import Timeline
 from agent.lockstep import Lockstep
 from agent.media import SAMPLE_RATE, load_audio
+from agent.progress import Progress
 from agent.replay.metrics import percentiles
 from agent.settings import Settings
 from agent.vad import SileroVoice, VADProcessor
@@ -68,7 +69,9 @@ class StreamRun:
         self.stt = StreamingSTTProcessor(self.recognizer, self.timeline, enable_direct_mode=True)
         self.max_buffer_s = 0.0
 
-    async def stream(self, audio: np.ndarray, on_minute: Any = None) -> None:
+    async def stream(
+        self, audio: np.ndarray, on_minute: Any = None, progress: Progress | None = None
+    ) -> None:
         padded = np.concatenate([audio, np.zeros(int(TAIL_S * SAMPLE_RATE), np.float32)])
         async with Lockstep([self.vad, self.stt]) as line:
             for i in range(0, len(padded), CHUNK):
@@ -76,6 +79,8 @@ class StreamRun:
                 self.max_buffer_s = max(self.max_buffer_s, self.recognizer.buffer_seconds)
                 if on_minute is not None and (i + CHUNK) % (60 * SAMPLE_RATE) < CHUNK:
                     on_minute((i + CHUNK) // (60 * SAMPLE_RATE))
+                if progress is not None and (i + CHUNK) % SAMPLE_RATE < CHUNK:
+                    progress.update_to(min(len(audio), i + CHUNK) / SAMPLE_RATE)
 
     def finals(self) -> list[dict[str, Any]]:
         return [e for e in self.timeline.events if e["type"] == "final"]
@@ -105,9 +110,13 @@ async def bench_file(
     seconds = len(audio) / SAMPLE_RATE
     whisper.warm_up(audio[: 8 * SAMPLE_RATE])
     run = StreamRun(whisper, settings)
-    await run.stream(audio)
+    streaming = Progress(f"bench asr: {path.name} streaming", round(seconds, 1), "s of audio")
+    await run.stream(audio, progress=streaming)
+    streaming.close()
     began = time.perf_counter()
-    batch = " ".join(w.text for w in whisper.transcribe_plain(audio))
+    batch_progress = Progress(f"bench asr: {path.name} batch", round(seconds, 1), "s of audio")
+    batch = " ".join(w.text for w in whisper.transcribe_plain(audio, batch_progress.update_to))
+    batch_progress.close()
     batch_s = time.perf_counter() - began
     text = run.text()
     lat = run.latencies_ms()

@@ -35,6 +35,7 @@ from agent.events import Timeline, Word
 from agent.latency import Stopwatch
 from agent.lockstep import Lockstep
 from agent.media import SAMPLE_RATE, back_to_pcm16, from_pcm16, load_audio
+from agent.progress import Progress
 from agent.turn.detectors import SCORE_DECIMALS
 from agent.turn.text_cues import Cue, text_cue
 
@@ -182,7 +183,10 @@ def gather(
     out = []
     watch = Stopwatch()
     total, calls = 0.0, 0
-    for item in items:
+    items = list(items)
+    progress = Progress("eot-eval: pauses scored", len(items), "pauses")
+    for k, item in enumerate(items):
+        progress.update_to(k)
         if item.audio not in audio_cache:
             # As a pipeline hears it: 16-bit samples (a 16-bit file's own, a float file's nearest).
             audio_cache[item.audio] = from_pcm16(back_to_pcm16(load_audio(item.audio)))
@@ -196,4 +200,6 @@ def gather(
             total += watch.seconds
             calls += 1
         out.append(Evidence(item, scores, texts(words_cache[item.audio], item, scores)))
+    progress.update_to(len(items))
+    progress.close()
     return out, 1000 * total / max(1, calls)

@@ -25,6 +25,7 @@ from typing import Any, Literal, TextIO
 from tqdm import tqdm
 
 from agent.eot.manifest import Item, write_manifest
+from agent.logs import about
 from agent.media import write_pcm16
 from agent.models import Models
 from agent.replay.bargein_metrics import utterances
@@ -138,9 +139,10 @@ async def replay_all(
         for k, sc in enumerate(scenarios):
             bar.set_description(sc.name)
             try:
-                run = await replayer.run(sc)
-                figures = scenario_figures(run)
-                write_run(run, out, figures)
+                with about(scenario=sc.name):
+                    run = await replayer.run(sc)
+                    figures = scenario_figures(run)
+                    write_run(run, out, figures)
             except asyncio.CancelledError:
                 # Ctrl-C or SIGTERM: what is finished is kept, and summary.json says what is not.
                 not_run = [s.name for s in scenarios[k:]]
