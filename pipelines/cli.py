@@ -53,8 +53,16 @@ def _run(args: argparse.Namespace) -> int:
 
         return compare(args)
     if args.command == "bench":
-        from agent.bench.cli import bench_asr, bench_phone_load, bench_pipeline, bench_stt_faults
+        from agent.bench.cli import (
+            bench_asr,
+            bench_emulator_soak,
+            bench_phone_load,
+            bench_pipeline,
+            bench_stt_faults,
+        )
 
+        if args.bench == "emulator-soak":
+            return bench_emulator_soak(args)
         if args.bench == "pipeline":
             return bench_pipeline(args)
         if args.bench == "phone-load":

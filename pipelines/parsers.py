@@ -117,6 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="start each run's calls at the same instant (default: spread over one call's length)",
     )
     add_set_option(load)
+    es = bsub.add_parser(
+        "emulator-soak", help="an emulator for a long time, sessions opening and closing: its memory"
+    )
+    es.add_argument("provider", choices=["assemblyai", "deepgram-nova", "deepgram-flux"])
+    es.add_argument("--minutes", type=float, default=30.0, help="how long (default 30)")
+    es.add_argument("--sessions", type=int, default=8, help="connections at once in each round (default 8)")
+    es.add_argument(
+        "--garbage-every",
+        type=int,
+        default=4,
+        metavar="K",
+        help="every K-th session also sends garbage (0: none)",
+    )
+    es.add_argument("--json", type=Path, help="write the figures here")
     pb = bsub.add_parser("pipeline", help="compute per audio second, stage by stage, against an older commit")
     pb.add_argument("scenarios", type=Path, nargs="*", default=[Path("scenarios")], help="files or folders")
     pb.add_argument("--baseline", metavar="GIT_REF", help="also replay them with this commit, first")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import re
 import signal
@@ -47,6 +46,7 @@ from agent.llm.reply import ReplySource
 from agent.llm.scripted import ScriptedReplies
 from agent.logs import about
 from agent.media import SAMPLE_RATE
+from agent.memory import give_back
 from agent.models import Models
 from agent.phone.chunker import FixedChunks
 from agent.phone.desk import CallDesk
@@ -140,7 +140,7 @@ def create_app(models: Models, settings: Settings, options: ServeOptions) -> Fas
             record["error"] = f"{type(e).__name__}: {e}"
         finally:
             desk.close(start.call_sid, record)
-            gc.collect()  # a call leaves cycles of processors behind: free them now, not later
+            give_back()  # a call leaves cycles and native buffers behind: free them now
 
     return app
 

@@ -107,3 +107,15 @@ def test_a_bad_query_is_refused_at_the_handshake_with_http_400(query: str, says:
     assert response.status_code == 400
     assert json.loads(response.body)["err_msg"] == says
     assert emulator.sessions == 0
+
+
+def test_a_short_soak_keeps_the_emulator_serving(voice) -> None:
+    """The soak bench end to end, briefly: an emulator process takes rounds of sessions, a
+    quarter of them sending garbage, stays up, and its memory is measured alone."""
+    from agent.bench.emulator_soak import soak
+
+    speech = voice.synthesize("What time does the pharmacy open?").audio
+    result = asyncio.run(soak("deepgram-flux", 0.05, sessions=4, garbage_every=2, speech=speech))
+    assert result["emulator_alive"] and result["refused"] == 0
+    assert result["sessions"] >= 4 and len(result["rounds"]) >= 1
+    assert result["baseline_mb"] > 100 and result["end_mb"] > 100  # the child's own resident set

@@ -156,3 +156,28 @@ def bench_pipeline(args: argparse.Namespace) -> int:
         old, new = (runs[k]["compute_per_audio_second"]["total"] for k in ("baseline", "current"))
         print(f"total compute per audio second: {new / old:.0%} of the baseline's" if old else "")
     return 0
+
+
+def bench_emulator_soak(args: argparse.Namespace) -> int:
+    from agent.bench.emulator_soak import soak
+    from agent.progress import Progress
+    from agent.tts.piper_voice import PiperSynth
+
+    if args.minutes <= 0 or args.sessions < 1 or args.garbage_every < 0:
+        print("agent: --minutes must be > 0, --sessions >= 1, --garbage-every >= 0", file=sys.stderr)
+        return 2
+    speech = PiperSynth().synthesize("What time does the pharmacy open tomorrow?").audio
+    progress = Progress(f"emulator soak: {args.provider}", round(args.minutes * 60), "s", every_s=60.0)
+    try:
+        result = asyncio.run(
+            soak(args.provider, args.minutes, args.sessions, args.garbage_every, speech, progress.update_to)
+        )
+    except RuntimeError as e:
+        print(f"agent: {e}", file=sys.stderr)
+        return 2
+    progress.close()
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k != "rounds"}, indent=1))
+    return 0 if result["emulator_alive"] else 1

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -41,6 +42,7 @@ from agent.cloud.emulator.connection import Connection, EmulatedAudio, sdk_check
 from agent.cloud.emulator.faults import Faults
 from agent.cloud.engine import EndOfTurn, Event, LocalTurnEngine, SpeechStarted, Words
 from agent.events import Word
+from agent.memory import OpenCount
 from agent.models import Models
 from agent.settings import Settings
 
@@ -191,8 +193,10 @@ class AssemblyAIEmulator:
         self._api_key = api_key
         self.sessions = 0
         """Connections accepted so far."""
-        self.commands: list[list[tuple[float, str]]] = []
-        """Per connection, the commands it took: (seconds of its audio before each, type)."""
+        self.commands: deque[list[tuple[float, str]]] = deque(maxlen=1000)
+        """Per connection (the latest 1000), the commands it took: (seconds of its audio before
+        each, type)."""
+        self._open = OpenCount()
 
     async def handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
@@ -215,4 +219,8 @@ class AssemblyAIEmulator:
         self.sessions += 1
         connection = Connection(ws, session, self._faults, bad_schema=4101)
         self.commands.append(connection.commands)
-        await connection.run()
+        self._open.opened()
+        try:
+            await connection.run()
+        finally:
+            self._open.closed()  # the last one out gives the memory back

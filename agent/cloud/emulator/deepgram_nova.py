@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +50,7 @@ from agent.cloud.emulator.connection import Connection, EmulatedAudio, Session, 
 from agent.cloud.emulator.faults import Faults
 from agent.cloud.engine import EndOfTurn, Event, LocalTurnEngine, SpeechStarted, Words
 from agent.events import Word
+from agent.memory import OpenCount
 from agent.models import Models
 from agent.settings import Settings
 
@@ -232,8 +234,10 @@ class DeepgramEmulator:
         self._check_query = check_query  # ValueError: the handshake is refused with HTTP 400
         self.sessions = 0
         """Connections accepted so far."""
-        self.commands: list[list[tuple[float, str]]] = []
-        """Per connection, the commands it took: (seconds of its audio before each, type)."""
+        self.commands: deque[list[tuple[float, str]]] = deque(maxlen=1000)
+        """Per connection (the latest 1000), the commands it took: (seconds of its audio before
+        each, type)."""
+        self._open = OpenCount()
 
     def process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         if urlparse(request.path).path.rstrip("/") != self._path:
@@ -256,7 +260,11 @@ class DeepgramEmulator:
         self.sessions += 1
         connection = Connection(ws, session, self._faults, bad_schema=1008)
         self.commands.append(connection.commands)
-        await connection.run()
+        self._open.opened()
+        try:
+            await connection.run()
+        finally:
+            self._open.closed()  # the last one out gives the memory back
 
 
 DeepgramNovaEmulator = DeepgramEmulator
