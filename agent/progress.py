@@ -45,7 +45,7 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-        elif self._done > 0 and time.monotonic() - self._said_at >= self._every_s / 10:
+        elif self._done > 0:
             self._say()
 
     def _say(self) -> None:

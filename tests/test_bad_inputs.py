@@ -270,3 +270,21 @@ def test_the_log_is_json_lines_naming_the_scenario_and_never_a_key(monkeypatch, 
         assert capsys.readouterr().err.endswith(" WARNING scenario=s1: plain ***\n")
     finally:
         logs.setup("text")
+
+
+def test_bench_asr_on_a_long_silent_file_shows_progress_and_finishes(tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000 * 60, np.float32), 16000, subtype="PCM_16")
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "bench", "asr", str(silent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "bench asr: silent.wav streaming: 60 / 60 s of audio (100 %)" in done.stderr
+    assert "bench asr: silent.wav batch: " in done.stderr and "Traceback" not in done.stderr

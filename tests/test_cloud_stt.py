@@ -166,16 +166,24 @@ def test_a_tape_replays_the_cloud_run_with_the_same_decisions(replayer, write, t
     assert decided(runs[0]) == decided(runs[1]) == decided(live)
 
 
+@pytest.mark.parametrize(
+    ("provider", "key"),
+    [
+        ("assemblyai", "ASSEMBLYAI_API_KEY"),
+        ("deepgram-nova", "DEEPGRAM_API_KEY"),
+        ("deepgram-flux", "DEEPGRAM_API_KEY"),
+    ],
+)
 def test_a_missing_key_is_one_line_and_exit_2_before_any_model_loads(
-    write, tmp_path, capsys, monkeypatch
+    provider, key, write, tmp_path, capsys, monkeypatch
 ) -> None:
     from pipelines.cli import main
 
-    monkeypatch.delenv("ASSEMBLYAI_API_KEY", raising=False)
+    monkeypatch.delenv(key, raising=False)
     path = write("two_turns.yaml", SCENARIO)
-    assert main(["replay", str(path), "--stt", "assemblyai", "--out", str(tmp_path / "out")]) == 2
+    assert main(["replay", str(path), "--stt", provider, "--out", str(tmp_path / "out")]) == 2
     captured = capsys.readouterr()
-    assert captured.err == "agent: --stt assemblyai needs ASSEMBLYAI_API_KEY (or --stt-url for an emulator)\n"
+    assert captured.err == f"agent: --stt {provider} needs {key} (or --stt-url for an emulator)\n"
     assert captured.out == "" and not (tmp_path / "out" / "summary.json").exists()
 
 
