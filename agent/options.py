@@ -69,7 +69,16 @@ def apply_options(settings: Settings, options: list[tuple[str, str, object]]) ->
     return settings
 
 
-def writable_folder(path: Path, option: str = "--out") -> Path:
+def writable_file(path: Path, option: str) -> Path:
+    """``path`` can be written as a file: not a folder, its folder made and writable (ValueError
+    naming the option otherwise)."""
+    if path.is_dir():
+        raise ValueError(f"{option} {path}: is a folder, not a file")
+    writable_folder(path.parent, option, shown=path)
+    return path
+
+
+def writable_folder(path: Path, option: str = "--out", shown: Path | None = None) -> Path:
     """``path`` made (with its parents) and checked writable, before any work is done; ValueError
     naming the option otherwise."""
     try:
@@ -77,7 +86,7 @@ def writable_folder(path: Path, option: str = "--out") -> Path:
         with tempfile.NamedTemporaryFile(dir=path):
             pass
     except OSError as e:
-        raise ValueError(f"{option} {path}: cannot write there ({e.strerror or e})") from None
+        raise ValueError(f"{option} {shown or path}: cannot write there ({e.strerror or e})") from None
     return path
 
 

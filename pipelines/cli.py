@@ -13,7 +13,7 @@ import os
 import sys
 
 from agent import logs
-from agent.options import apply_options, apply_stt, live_provider, writable_folder
+from agent.options import apply_options, apply_stt, live_provider, writable_file, writable_folder
 from pipelines.parsers import build_parser
 
 
@@ -23,10 +23,27 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup(args.log_format, getattr(args, "verbose", False))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
     try:
+        _check_outputs(args)
+    except ValueError as e:
+        print(f"agent: {e}", file=sys.stderr)
+        return 2
+    try:
         return _run(args)
     except KeyboardInterrupt:
         print("agent: interrupted", file=sys.stderr)
         return 130
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Where a command will write (``--out``, ``--json``), checked before any work is done."""
+    if getattr(args, "json", None) is not None:
+        writable_file(args.json, "--json")
+    out = getattr(args, "out", None)
+    if out is not None:
+        if args.command == "room-tone":  # a WAV file; every other --out is a folder
+            writable_file(out, "--out")
+        else:
+            writable_folder(out)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -149,7 +166,6 @@ def _replay(args: argparse.Namespace) -> int:
                 ("--detector", "detector", args.detector),
             ],
         )
-        writable_folder(args.out)
     except ValueError as e:
         print(f"agent: {e}", file=sys.stderr)
         return 2

@@ -288,3 +288,32 @@ def test_bench_asr_on_a_long_silent_file_shows_progress_and_finishes(tmp_path: P
     assert done.returncode == 0, done.stderr
     assert "bench asr: silent.wav streaming: 60 / 60 s of audio (100 %)" in done.stderr
     assert "bench asr: silent.wav batch: " in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (
+            ["eot-eval", "m.jsonl", "--json", "/proc/x/y.json"],
+            "--json /proc/x/y.json: cannot write there (No such file or directory)",
+        ),
+        (["bench", "asr", "a.wav", "--json", "{tmp}"], "--json {tmp}: is a folder, not a file"),
+        (["compare", "scenarios", "--out", "{file}"], "--out {file}: cannot write there (File exists)"),
+        (["room-tone", "a.wav", "--out", "{tmp}"], "--out {tmp}: is a folder, not a file"),
+        (
+            ["bench", "pipeline", "--json", "/proc/x/y.json"],
+            "--json /proc/x/y.json: cannot write there (No such file or directory)",
+        ),
+    ],
+)
+def test_every_command_checks_where_it_will_write_first(
+    args: list[str], says: str, tmp_path: Path, capsys
+) -> None:
+    file = tmp_path / "taken"
+    file.write_text("a file")
+    fill = {"tmp": str(tmp_path), "file": str(file)}
+    began = time.perf_counter()
+    assert main([a.format(**fill) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err == f"agent: {says.format(**fill)}\n"
+    assert time.perf_counter() - began < 5  # nothing was loaded or run first
