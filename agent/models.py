@@ -28,7 +28,9 @@ class Models:
     def load(cls, settings: Settings) -> Models:
         """Load every model and run each once, so the first turn does not pay for warm-up."""
         models = cls(
-            WhisperRecognizer(settings.whisper), SmartTurnModel(graph=settings.smart_turn.graph), PiperSynth()
+            WhisperRecognizer(settings.whisper),
+            SmartTurnModel(graph=settings.smart_turn.graph, kernels=settings.smart_turn.kernels),
+            PiperSynth(),
         )
         speech = models.voice.synthesize("Hello there.").audio
         models.whisper.warm_up(speech)

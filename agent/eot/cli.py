@@ -59,7 +59,7 @@ def eot_eval(args: argparse.Namespace) -> int:
         print(f"agent: {e}", file=sys.stderr)
         return 2
     if not args.evidence:
-        model = SmartTurnModel(graph=settings.smart_turn.graph)
+        model = SmartTurnModel(graph=settings.smart_turn.graph, kernels=settings.smart_turn.kernels)
         whisper = WhisperRecognizer(settings.whisper)
         try:
             evidence, score_ms = gather(

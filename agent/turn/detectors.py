@@ -107,6 +107,12 @@ Graph = Literal["bundled", "fused"]
 same function in fewer passes (:mod:`agent.turn.smart_turn_graph`)."""
 
 
+Kernels = Literal["int8", "reference"]
+"""How onnxruntime runs smart-turn's quantised graph: ``int8``, fused into the int8 kernels this
+CPU has (fast, but each CPU family rounds differently), or ``reference``: each quantise and
+dequantise run as written, in float, which gives the same scores on any x86 CPU."""
+
+
 class SmartTurnSettings(BaseModel):
     """smart-turn v3.2 knobs."""
 
@@ -128,6 +134,7 @@ class SmartTurnSettings(BaseModel):
         "0..1) before smart-turn's or the hybrid's rules read it, to show that their decisions "
         "hold when another CPU's int8 kernels round the model a little differently",
     )
+    kernels: Kernels = Field("int8", description="int8 (this CPU's kernels) or reference (any CPU alike)")
     graph: Graph = Field(
         "fused",
         description="the model's graph, for smart-turn and the hybrid alike: bundled (as shipped) "

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from agent.turn.detectors import Graph
+from agent.turn.detectors import Graph, Kernels
 from agent.turn.features import log_mel_features
 from agent.turn.smart_turn_graph import fuse_gelu
 
@@ -28,8 +28,16 @@ def bundled_model_path() -> str:
 class SmartTurnModel:
     """The ONNX session; one thread, as in Pipecat (two were slower here)."""
 
-    def __init__(self, model_path: str | None = None, threads: int = 1, graph: Graph = "bundled") -> None:
+    def __init__(
+        self,
+        model_path: str | None = None,
+        threads: int = 1,
+        graph: Graph = "bundled",
+        kernels: Kernels = "int8",
+    ) -> None:
         so = ort.SessionOptions()
+        if kernels == "reference":
+            so.add_session_config_entry("session.disable_quant_qdq", "1")
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.inter_op_num_threads = 1
         so.intra_op_num_threads = threads
