@@ -70,3 +70,19 @@ def test_the_bundled_model_has_what_the_rewrites_expect(replayer) -> None:
     speech = replayer.models.voice.synthesize("Could you tell me when the pharmacy opens?").audio
     p = {g: SmartTurnModel(graph=g).probability(speech) for g in ("bundled", "fused")}
     assert abs(p["fused"] - p["bundled"]) < 0.02
+
+
+def test_reference_kernels_run_the_quantised_graph_as_written(voice) -> None:
+    """``kernels="reference"`` keeps each quantise and dequantise (float arithmetic, the same on
+    any x86 CPU) instead of this CPU's fused int8 kernels: the scores are the model's, close to
+    the int8 ones but not equal to them, and the same from one loaded session to the next."""
+    from agent.turn.smart_turn import SmartTurnModel
+
+    speech = voice.synthesize("So what I was thinking is that we could maybe").audio
+    windows = [speech[: len(speech) * k // 4] for k in (2, 3, 4)]
+    int8 = SmartTurnModel(graph="fused", kernels="int8")
+    first, second = (SmartTurnModel(graph="fused", kernels="reference") for _ in range(2))
+    a = [first.probability(w) for w in windows]
+    assert a == [second.probability(w) for w in windows]
+    b = [int8.probability(w) for w in windows]
+    assert a != b and max(abs(x - y) for x, y in zip(a, b, strict=True)) < 0.5
