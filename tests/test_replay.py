@@ -72,7 +72,7 @@ def test_full_replay_writes_summary_timeline_and_report(write, tmp_path: Path, r
     assert figures["missed_turns"] == 0
     assert figures["expectations_failed"] == []
     assert summary["overall"]["settings"]["detector"] == "hybrid"
-    assert summary["overall"]["settings"]["hybrid"]["threshold"] == 0.975
+    assert summary["overall"]["settings"]["hybrid"]["threshold"] == 0.985
     assert json.loads((out / "summary.json").read_text()) == summary
 
     timeline = json.loads((out / "two_turns" / "timeline.json").read_text())
