@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -135,12 +135,16 @@ async def replay_all(
     manifest: list[Item] = []
     bar = tqdm(total=len(scenarios), unit="scenario", file=progress, disable=not progress.isatty())
     not_run: list[str] = []
-    with _cancel_on_sigterm():
+    with _stop_on_signals() as stop:
         for k, sc in enumerate(scenarios):
             bar.set_description(sc.name)
             try:
+                if stop.requested:
+                    raise asyncio.CancelledError
                 with about(scenario=sc.name):
                     run = await replayer.run(sc)
+                    if stop.requested:  # the cancel reached a part that finished quietly
+                        raise asyncio.CancelledError
                     figures = scenario_figures(run)
                     write_run(run, out, figures)
             except asyncio.CancelledError:
@@ -187,21 +191,36 @@ async def replay_all(
     return summary
 
 
+@dataclass
+class _Stop:
+    requested: bool = False
+
+
 @contextmanager
-def _cancel_on_sigterm() -> Iterator[None]:
-    """SIGTERM cancels the replay as Ctrl-C does (asyncio.run turns SIGINT into a cancel)."""
+def _stop_on_signals() -> Iterator[_Stop]:
+    """Ctrl-C and SIGTERM stop the replay: they cancel what runs now and are remembered, so a
+    part of the pipeline that takes the cancel quietly cannot make the loop go on."""
+    stop = _Stop()
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
-    if task is not None:
-        try:
-            loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
-            task = None
-    try:
-        yield
-    finally:
+
+    def on_signal() -> None:
+        stop.requested = True
         if task is not None:
-            loop.remove_signal_handler(signal.SIGTERM)
+            task.cancel()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread: none here
+            pass
+    try:
+        yield stop
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 def _one_line(name: str, f: dict[str, Any]) -> str:
