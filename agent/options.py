@@ -43,8 +43,14 @@ def apply_stt(settings: Settings, args: argparse.Namespace) -> Settings:
         tape = Path(stt.removeprefix("tape:"))
         if stt.startswith("tape:") and not tape.is_file():
             raise ValueError(f"--stt {stt}: tape file not found: {tape}")
-    settings = apply_options(settings, [("--stt", "stt", stt), ("--stt-url", "stt_url", args.stt_url)])
-    settings = apply_options(settings, [("--record-tape", "record_tape", args.record_tape)])
+    settings = apply_options(
+        settings,
+        [
+            ("--stt", "stt", stt),
+            ("--stt-url", "stt_url", args.stt_url),
+            ("--record-tape", "record_tape", args.record_tape),
+        ],
+    )
     if settings.record_tape and settings.stt in ("local",):
         raise ValueError("--record-tape records a cloud recogniser: add --stt assemblyai")
     key = _KEYS.get(settings.stt)

@@ -303,7 +303,7 @@ def test_the_prompt_holds_text_from_before_a_long_pause_only_when_told_to() -> N
     assert own.calls[-1][1] == ""
 
 
-def _reading_times(over_bot_at: float | None, bot_starts_at: float | None = None) -> list[float]:
+def _reading_times(over_bot: bool, bot_starts_at: float | None = None) -> list[float]:
     """Media times of the readings over 3 s of speech (chunk_s 1.0, over_bot_chunk_s 0.4)."""
     times: list[float] = []
 
@@ -311,7 +311,7 @@ def _reading_times(over_bot_at: float | None, bot_starts_at: float | None = None
         return WindowResult([], 0.01, -0.2, False)
 
     rec = StreamingRecognizer(decode, StreamingSettings(chunk_s=1.0, over_bot_chunk_s=0.4, min_decode_s=0))
-    rec.speech_started(over_bot=over_bot_at == 0.0)
+    rec.speech_started(over_bot=over_bot)
     for k in range(1, 151):
         t = round(k * 0.02, 2)
         rec.append(np.zeros(320, np.float32))
@@ -324,10 +324,10 @@ def _reading_times(over_bot_at: float | None, bot_starts_at: float | None = None
 
 
 def test_speech_alone_is_read_every_chunk_s_and_speech_over_the_bot_every_over_bot_chunk_s() -> None:
-    assert _reading_times(over_bot_at=None) == [1.0, 2.0, 3.0]
-    assert _reading_times(over_bot_at=0.0) == [0.4, 0.8, 1.2, 1.6, 2.0, 2.4, 2.8]
+    assert _reading_times(over_bot=False) == [1.0, 2.0, 3.0]
+    assert _reading_times(over_bot=True) == [0.4, 0.8, 1.2, 1.6, 2.0, 2.4, 2.8]
     # The bot began talking while the user spoke: from then on, the faster cadence.
-    assert _reading_times(over_bot_at=None, bot_starts_at=1.5) == [1.0, 1.5, 1.9, 2.3, 2.7]
+    assert _reading_times(over_bot=False, bot_starts_at=1.5) == [1.0, 1.5, 1.9, 2.3, 2.7]
 
 
 def test_a_flush_reading_with_no_new_word_reads_the_speech_after_the_committed_words() -> None:

@@ -82,7 +82,6 @@ class DeepgramNovaSession(EmulatedAudio):
     def check_query(query: dict[str, str]) -> None:
         """ValueError for a query Deepgram would refuse at the handshake (HTTP 400)."""
         query_number(query, "sample_rate", 16000, 8000, 48000, integer=True)
-        query_number(query, "utterance_end_ms", 1000, 1000, 5000, integer=True)
 
     def __init__(self, models: Models, settings: Settings, query: dict[str, str]) -> None:
         self.check_query(query)
