@@ -7,6 +7,7 @@ one conversation. A :class:`Shell` says how the chain is driven; the decisions a
     replay:  scenario audio ─► Lockstep.feed ─► core ─► speaker track (timeline, report)
     phone:   transport in (μ-law 8 kHz -> 16 kHz) ─► core ─► speaker ─► 20 ms frames + marks ─►
              transport out          (Whisper, smart-turn and Piper in their stages' threads)
+    web/mic: WebRTC or PortAudio in ─► core ─► speaker ─► 20 ms frames ─► transport out
 
 In both, the core's processors run in Pipecat's direct mode: a frame goes through the whole chain
 before the next one enters, so every processor sees evidence and the media clock in the order the
@@ -72,6 +73,9 @@ class Shell:
 
 REPLAY = Shell()
 PHONE = Shell(live=True, output=True, marks=True)
+LIVE = Shell(live=True, output=True)
+"""A transport that plays what it is sent as it comes (WebRTC, a sound card): a word counts as
+heard once the speaker has sent it."""
 
 
 def detectors(models: Models, settings: Settings) -> list[Detector]:

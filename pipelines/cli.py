@@ -53,6 +53,10 @@ def _run(args: argparse.Namespace) -> int:
         return _serve(args)
     if args.command == "room-tone":
         return _room_tone(args)
+    if args.command in ("web", "mic"):
+        from pipelines.live_cli import live
+
+        return live(args)
     if args.command == "call":
         from agent.phone.call_cli import call
 

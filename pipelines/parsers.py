@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_emulate(sub)
     _add_serve(sub)
     _add_call(sub)
+    _add_web(sub)
+    _add_mic(sub)
     t = sub.add_parser(
         "room-tone", help="cut a room's background out of recordings, for a scenario's noise floor"
     )
@@ -248,3 +250,51 @@ def _add_call(sub: Any) -> None:
     )
     c.add_argument("--out", type=Path, default=Path("out-calls"), help="output folder (default: out-calls)")
     c.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
+
+
+def _add_responder(s: Any) -> None:
+    s.add_argument(
+        "--llm",
+        choices=["auto", "openai", "echo"],
+        default="auto",
+        help="who answers: an OpenAI-compatible server (OPENAI_API_KEY / OPENAI_BASE_URL), or echo "
+        "(offline: says back what it understood); auto: openai when configured",
+    )
+    s.add_argument(
+        "--scripted-replies",
+        type=Path,
+        metavar="FILE",
+        help="answer with a scenario file's agent lines, in order (and its greeting)",
+    )
+    s.add_argument(
+        "--greeting",
+        default="Hello! Say something, and I will tell you what I heard.",
+        help="what the bot says first ('' for nothing)",
+    )
+    add_stt_options(s)
+    add_set_option(s)
+    s.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
+
+
+def _add_web(sub: Any) -> None:
+    w = sub.add_parser("web", help="talk to the bot from a browser page (WebRTC), on localhost")
+    w.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    w.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    w.add_argument(
+        "--out", type=Path, default=Path("web-sessions"),
+        help="each session's timeline.json and report.html go to OUT/<session>/ (default web-sessions)",
+    )
+    w.add_argument("--max-sessions", type=int, default=4, help="sessions at once (default 4)")
+    _add_responder(w)
+
+
+def _add_mic(sub: Any) -> None:
+    m = sub.add_parser("mic", help="talk to the bot from this terminal (needs the [mic] extra: PortAudio)")
+    m.add_argument("--list-devices", action="store_true", help="list the sound devices and exit")
+    m.add_argument("--input-device", type=int, help="the microphone's device index (default: the system's)")
+    m.add_argument("--output-device", type=int, help="the speaker's device index (default: the system's)")
+    m.add_argument(
+        "--out", type=Path, default=Path("mic-sessions"),
+        help="the session's timeline.json and report.html go to OUT/<session>/ (default mic-sessions)",
+    )
+    _add_responder(m)
