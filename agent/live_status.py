@@ -42,7 +42,7 @@ class Line:
     heard: str | None = None
     """Bot: the words the user heard, when the reply was cut off."""
     discarded: bool = False
-    """User: words that made no turn (a backchannel, a cough taken for a word)."""
+    """User: words that made no turn, so far (a backchannel, a cough taken for a word)."""
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"who": self.who, "text": self.text, "done": self.done}
@@ -114,6 +114,11 @@ class LiveStatus:
             self.lines.append(last)
         return last
 
+    def _open_user_line(self) -> Line | None:
+        """The last line if it is the user's and not finished (a discarded one included)."""
+        last = self.lines[-1] if self.lines else None
+        return last if last is not None and last.who == "user" and not last.done else None
+
     def _on_vad_start(self, event: dict[str, Any]) -> None:
         if self.state in ("listening", "thinking") and not self._bot_talking:
             self.state = "user speaking"
@@ -135,11 +140,12 @@ class LiveStatus:
         if text:
             line = self._user_line()
             line.text = f"{line.text} {text}".strip()
+            line.discarded = False  # more words: the turn may go on with them
 
     def _on_turn_end(self, event: dict[str, Any]) -> None:
         line = self._user_line()
         line.text = str(event.get("text", line.text))
-        line.done = True
+        line.done, line.discarded = True, False
         speech_end = event.get("speech_end")
         if speech_end is not None:
             line.eot_ms = round(1000 * (float(event["t"]) - float(speech_end)))
@@ -149,9 +155,11 @@ class LiveStatus:
         self.state = "thinking"
 
     def _on_turn_discarded(self, event: dict[str, Any]) -> None:
-        last = self.lines[-1] if self.lines else None
-        if last is not None and last.who == "user" and not last.done:
-            last.done = last.discarded = True
+        # Struck out for now, but left open: the controller may carry the words into the turn
+        # the user goes on with (its turn_end then says which words the turn was).
+        line = self._open_user_line()
+        if line is not None:
+            line.discarded = True
         self.partial = ""
         if self.state == "user speaking":
             self.state = "listening"
