@@ -20,7 +20,7 @@ from typing import Any
 
 from pipecat.frames.frames import EndFrame
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker, ProcessorUnusablePolicy
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
@@ -96,6 +96,7 @@ class Conversation:
             Pipeline([source, chunks, self.recorder, *self.core.processors, sink]),
             params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE),
             idle_timeout_secs=None,
+            processor_unusable_policy=ProcessorUnusablePolicy.CANCEL,  # a device that will not open
             enable_rtvi=False,
             enable_turn_tracking=False,
             check_dangling_tasks=False,

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import platform
 import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -55,11 +57,27 @@ def portaudio_or_hint() -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """ALSA and JACK print a page of probing errors on stderr while PortAudio looks for devices;
+    none of it concerns the user, so the process's stderr is closed to them for that moment."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def list_devices() -> str:
     """The sound devices PortAudio sees: index, name, input and output channels, default rate."""
     import pyaudio
 
-    audio = pyaudio.PyAudio()
+    with _quiet_native_stderr():
+        audio = pyaudio.PyAudio()
     try:
         rows = []
         for i in range(audio.get_device_count()):
@@ -92,7 +110,8 @@ class MicOptions:
 
 
 def talk(models: Models, settings: Settings, options: MicOptions) -> int:
-    """One conversation through the sound card until Ctrl-C; writes its files; exit code 0."""
+    """One conversation through the sound card until Ctrl-C; writes its files; exit code 0, or 1
+    when the pipeline failed (a device that would not open, say: each problem in one line)."""
     return asyncio.run(_talk(models, settings, options))
 
 
@@ -101,17 +120,18 @@ async def _talk(models: Models, settings: Settings, options: MicOptions) -> int:
 
     name = datetime.now().strftime("%Y%m%d-%H%M%S")
     conversation = Conversation.create(name, models, settings, options.responder)
-    transport = LocalAudioTransport(
-        LocalAudioTransportParams(
-            audio_in_enabled=True,
-            audio_out_enabled=True,
-            audio_in_sample_rate=SAMPLE_RATE,
-            audio_out_sample_rate=SAMPLE_RATE,
-            audio_out_10ms_chunks=2,
-            input_device_index=options.input_device,
-            output_device_index=options.output_device,
+    with _quiet_native_stderr():
+        transport = LocalAudioTransport(
+            LocalAudioTransportParams(
+                audio_in_enabled=True,
+                audio_out_enabled=True,
+                audio_in_sample_rate=SAMPLE_RATE,
+                audio_out_sample_rate=SAMPLE_RATE,
+                audio_out_10ms_chunks=2,
+                input_device_index=options.input_device,
+                output_device_index=options.output_device,
+            )
         )
-    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: asyncio.ensure_future(conversation.end()))
@@ -126,7 +146,9 @@ async def _talk(models: Models, settings: Settings, options: MicOptions) -> int:
     folder = options.out / name
     conversation.write(folder)
     print(f"\nagent mic: session written to {folder}/ (report.html, timeline.json)", file=sys.stderr)
-    return 0
+    for problem in conversation.problems:  # e.g. a device that cannot be opened
+        print(f"agent mic: {problem} (agent mic --list-devices shows the devices)", file=sys.stderr)
+    return 1 if conversation.problems else 0
 
 
 async def _status_line(conversation: Conversation) -> None:

@@ -281,7 +281,9 @@ def _add_web(sub: Any) -> None:
     w.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     w.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     w.add_argument(
-        "--out", type=Path, default=Path("web-sessions"),
+        "--out",
+        type=Path,
+        default=Path("web-sessions"),
         help="each session's timeline.json and report.html go to OUT/<session>/ (default web-sessions)",
     )
     w.add_argument("--max-sessions", type=int, default=4, help="sessions at once (default 4)")
@@ -294,7 +296,9 @@ def _add_mic(sub: Any) -> None:
     m.add_argument("--input-device", type=int, help="the microphone's device index (default: the system's)")
     m.add_argument("--output-device", type=int, help="the speaker's device index (default: the system's)")
     m.add_argument(
-        "--out", type=Path, default=Path("mic-sessions"),
+        "--out",
+        type=Path,
+        default=Path("mic-sessions"),
         help="the session's timeline.json and report.html go to OUT/<session>/ (default mic-sessions)",
     )
     _add_responder(m)
