@@ -31,18 +31,8 @@ def live(args: argparse.Namespace) -> int:
     """Runs ``agent web`` or ``agent mic``; its exit code."""
     from agent.settings import Settings, with_overrides
 
-    if args.command == "mic":
-        from pipelines.mic import portaudio_or_hint
-
-        problem = portaudio_or_hint()
-        if problem is not None:
-            print(f"agent mic: {problem}", file=sys.stderr)
-            return 2
-        if args.list_devices:
-            from pipelines.mic import list_devices
-
-            print(list_devices())
-            return 0
+    if args.command == "mic" and args.list_devices:
+        return _list_devices()
     try:
         if args.command == "web" and not 0 < args.port < 65536:
             raise ValueError(f"--port must be 1-65535, got {args.port}")
@@ -55,6 +45,13 @@ def live(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"agent {args.command}: {e}", file=sys.stderr)
         return 2
+    if args.command == "mic":
+        from pipelines.mic import portaudio_or_hint
+
+        problem = portaudio_or_hint()
+        if problem is not None:
+            print(f"agent mic: {problem}", file=sys.stderr)
+            return 2
     from agent.models import Models
 
     models = Models.load(settings)
@@ -66,3 +63,14 @@ def live(args: argparse.Namespace) -> int:
 
     options = WebOptions(args.host, args.port, args.out, answers, args.max_sessions)
     return serve(models, settings, options)
+
+
+def _list_devices() -> int:
+    from pipelines.mic import list_devices, portaudio_or_hint
+
+    problem = portaudio_or_hint()
+    if problem is not None:
+        print(f"agent mic: {problem}", file=sys.stderr)
+        return 2
+    print(list_devices())
+    return 0

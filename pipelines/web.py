@@ -145,8 +145,10 @@ def create_app(models: Models, settings: Settings, options: WebOptions) -> FastA
         request_ = SmallWebRTCRequest(sdp=sdp, type="offer", pc_id=pc_id if isinstance(pc_id, str) else None)
         try:
             answer = await handler.handle_web_request(request_, connected)
-        except ValueError as e:
-            raise HTTPException(400, f"the offer was refused: {e}") from e
+        except HTTPException:
+            raise
+        except Exception as e:  # aiortc's parser and state errors: the offer is at fault
+            raise HTTPException(400, f"the offer was refused: {type(e).__name__}: {e}") from e
         if answer is None:
             raise HTTPException(500, "no SDP answer")
         return JSONResponse({**answer, "session": started[0] if started else None})

@@ -317,3 +317,32 @@ def test_every_command_checks_where_it_will_write_first(
     err = capsys.readouterr().err
     assert err == f"agent: {says.format(**fill)}\n"
     assert time.perf_counter() - began < 5  # nothing was loaded or run first
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["web", "--port", "0"], "agent web: --port must be 1-65535, got 0"),
+        (["web", "--max-sessions", "0"], "agent web: --max-sessions must be at least 1, got 0"),
+        (["web", "--scripted-replies", "no.yaml"], "--scripted-replies no.yaml: no such scenario file"),
+        (["web", "--stt", "whisperx"], "agent web: --stt whisperx: expected local"),
+        (["web", "--set", "asr=segment"], "talking live needs the streaming recogniser"),
+        (["mic", "--stt", "deepgram-flux"], "--stt deepgram-flux needs DEEPGRAM_API_KEY"),
+    ],
+)
+def test_a_bad_live_option_is_one_line_and_exit_2(
+    args: list[str], says: str, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEEPGRAM_API_KEY", raising=False)
+    began = time.perf_counter()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err and "Traceback" not in err, err
+    assert time.perf_counter() - began < 30  # before any model loads
+
+
+def test_a_malformed_scenario_for_scripted_replies_is_named(write, capsys) -> None:
+    path = write("bad.yaml", "turns: []\n")
+    assert main(["web", "--scripted-replies", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("agent web: ") and err.count("\n") == 1 and "turns" in err, err

@@ -231,3 +231,22 @@ def test_two_tabs_are_two_sessions(web, lines, tmp_path) -> None:
     for record in records:
         turns = of_type(record, "turn_end")
         assert len(turns) == 1 and "opening hours" in turns[0]["text"].lower()
+
+
+def test_the_api_answers_bad_requests_in_one_line(web) -> None:
+    post = [
+        ("not json", 400, "the body is not JSON"),
+        ("[1]", 400, "the body must be a JSON object"),
+        ('{"sdp": 5, "type": "offer"}', 400, "expected {'sdp'"),
+        ('{"sdp": "v=0 garbage", "type": "offer"}', 400, "the offer was refused"),
+    ]
+    for body, status, says in post:
+        r = httpx.post(web.url + "/api/offer", content=body, timeout=10)
+        assert r.status_code == status and says in r.json()["detail"], (body, r.text)
+    r = httpx.patch(web.url + "/api/offer", json={"pc_id": "nope", "candidates": []}, timeout=10)
+    assert r.status_code == 404
+    r = httpx.patch(web.url + "/api/offer", json={"candidates": []}, timeout=10)
+    assert r.status_code == 400 and "pc_id" in r.json()["detail"]
+    assert httpx.get(web.url + "/api/sessions/nope", timeout=10).status_code == 404
+    assert httpx.get(web.url + "/sessions/nope/report.html", timeout=10).status_code == 404
+    assert httpx.get(web.url + "/", timeout=10).headers["content-type"].startswith("text/html")
