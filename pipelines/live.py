@@ -70,6 +70,8 @@ class Conversation:
     worker: PipelineWorker | None = None
     ended: bool = False
     problems: list[str] = field(default_factory=list)
+    ended_by: str | None = None
+    """Why it ended: the person ended it, the browser went away, the transport closed."""
     _seen: int = 0
     _began: float = field(default_factory=time.perf_counter)
 
@@ -116,8 +118,9 @@ class Conversation:
             self.ended = True
             self.catch_up()
 
-    async def end(self) -> None:
+    async def end(self, why: str) -> None:
         """Ask for the end: the recogniser makes the last words final, then the pipeline stops."""
+        self.ended_by = self.ended_by or why
         if self.worker is not None and not self.ended:
             await self.worker.queue_frame(EndFrame())
 
@@ -132,6 +135,7 @@ class Conversation:
             "audio_seconds": round(audio_s, 3),
             "wall_seconds": round(time.perf_counter() - self._began, 3),
             "problems": self.problems,
+            "ended_by": self.ended_by,
         }
 
     def write(self, folder: Path) -> dict[str, Any]:

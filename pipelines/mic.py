@@ -134,7 +134,7 @@ async def _talk(models: Models, settings: Settings, options: MicOptions) -> int:
         )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(conversation.end()))
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(conversation.end("Ctrl-C")))
     print("agent mic: talking; Ctrl-C ends the session", file=sys.stderr, flush=True)
     status = asyncio.create_task(_status_line(conversation))
     try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.resources import files
@@ -43,6 +44,7 @@ from pipelines.live import Conversation, Responder
 
 _FILES = {"report.html": "text/html", "timeline.json": "application/json", "mic.wav": "audio/wav"}
 _END_WAIT_S = 20.0
+_GONE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -95,14 +97,17 @@ def create_app(models: Models, settings: Settings, options: WebOptions) -> FastA
     def active() -> int:
         return sum(1 for s in sessions.values() if not s.conversation.ended)
 
-    async def run(session: _Session, transport: SmallWebRTCTransport) -> None:
+    async def run(session: _Session, transport: SmallWebRTCTransport, connection: Any) -> None:
         conversation = session.conversation
         with about(call=conversation.name):
+            watchdog = asyncio.create_task(_watch(conversation, connection))
             try:
                 await conversation.run(transport.input(), transport.output(), settings)
             except Exception as e:  # this session ends; the others go on
                 session.error = f"{type(e).__name__}: {e}"
                 logger.error(f"session {conversation.name} failed: {session.error}")
+            finally:
+                watchdog.cancel()
             try:
                 conversation.write(options.out / conversation.name)
                 session.report = f"/sessions/{conversation.name}/report.html"
@@ -134,12 +139,12 @@ def create_app(models: Models, settings: Settings, options: WebOptions) -> FastA
             session = _Session(conversation)
 
             async def gone(_transport: object, _client: object) -> None:
-                await conversation.end()
+                await conversation.end("the WebRTC connection closed")
 
             transport.add_event_handler("on_client_disconnected", gone)
 
             sessions[name] = session
-            session.task = asyncio.create_task(run(session, transport))
+            session.task = asyncio.create_task(run(session, transport, connection))
             started.append(name)
 
         request_ = SmallWebRTCRequest(sdp=sdp, type="offer", pc_id=pc_id if isinstance(pc_id, str) else None)
@@ -188,7 +193,7 @@ def create_app(models: Models, settings: Settings, options: WebOptions) -> FastA
     @app.post("/api/sessions/{name}/end")
     async def end(name: str) -> JSONResponse:
         session = _find(sessions, name)
-        await session.conversation.end()
+        await session.conversation.end("the page's End button")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(session.written.wait(), _END_WAIT_S)
         return JSONResponse({"session": name, "report": session.report, "error": session.error})
@@ -203,13 +208,32 @@ def create_app(models: Models, settings: Settings, options: WebOptions) -> FastA
     @app.on_event("shutdown")
     async def close() -> None:
         for session in sessions.values():
-            await session.conversation.end()
+            await session.conversation.end("the server stopped")
         tasks = [s.task for s in sessions.values() if s.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=_END_WAIT_S)
         await handler.close()
 
     return app
+
+
+async def _watch(conversation: Conversation, connection: Any) -> None:
+    """Ends a session whose browser went away without saying so (a closed tab, a lost network):
+    its audio stopped coming for ``_GONE_S`` of wall time, or Pipecat's connection says it is no
+    longer connected (the page's pings stopped). A liveness check on the transport, not a turn
+    decision: the conversation's own decisions stay on the media clock."""
+    heard, since = -1, time.monotonic()
+    while not conversation.ended:
+        await asyncio.sleep(0.5)
+        received = conversation.recorder.received
+        if received != heard:
+            heard, since = received, time.monotonic()
+        gone = heard > 0 and not connection.is_connected()
+        if gone or time.monotonic() - since > _GONE_S:
+            why = "its connection closed" if gone else f"no audio for {_GONE_S:.0f} s"
+            logger.info(f"session {conversation.name}: the browser went away ({why}); ending it")
+            await conversation.end(f"the browser went away ({why})")
+            return
 
 
 def _find(sessions: dict[str, _Session], name: str) -> _Session:

@@ -213,7 +213,7 @@ def test_cutting_in_stops_the_bot_at_the_page_and_keeps_the_heard_words(web, lin
     assert played[0][1] - played[0][0] < sent_s + 0.7, (played, sent_s)
 
 
-def test_two_tabs_are_two_sessions(web, lines, tmp_path) -> None:
+def test_two_tabs_are_two_sessions_and_a_closed_tab_loses_nothing(web, lines, tmp_path) -> None:
     from playwright.sync_api import sync_playwright
 
     wav = fake_mic(tmp_path / "turn.wav", [1.0, lines[0], 10.0])
@@ -225,12 +225,21 @@ def test_two_tabs_are_two_sessions(web, lines, tmp_path) -> None:
         for page in pages:
             wait_for(page, "view.lines.some(l => l.who === 'bot')", 60)
         names = [page.evaluate("window.demo.session") for page in pages]
-        records = [end_session(page, web) for page in pages]
+        ended = end_session(pages[0], web)
+        pages[1].close()  # no "End session": the tab just goes
+        deadline = time.monotonic() + 30
+        while not (view := httpx.get(f"{web.url}/api/sessions/{names[1]}", timeout=10).json())["report"]:
+            assert time.monotonic() < deadline, "a closed tab's session was not ended and written"
+            time.sleep(0.5)
         browser.close()
+    closed = dict(json.loads((web.out / names[1] / "timeline.json").read_text()))
     assert len(set(names)) == 2
-    for record in records:
+    assert ended["ended_by"] == "the page's End button"
+    assert closed["ended_by"].startswith("the browser went away") and view["ended"]
+    for record in (ended, closed):
         turns = of_type(record, "turn_end")
         assert len(turns) == 1 and "opening hours" in turns[0]["text"].lower()
+        assert not record["problems"]
 
 
 def test_the_api_answers_bad_requests_in_one_line(web) -> None:
