@@ -193,6 +193,7 @@ def test_cutting_in_stops_the_bot_at_the_page_and_keeps_the_heard_words(web, lin
         heard = levels(page)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "web-after-a-barge-in.png"))
+        page_text = {"unheard": page.inner_text(".line.bot .unheard")}
         record = end_session(page, web)
         browser.close()
     full = load_scenario(SCENARIO).replies[0]
@@ -204,6 +205,7 @@ def test_cutting_in_stops_the_bot_at_the_page_and_keeps_the_heard_words(web, lin
     said = [m["content"] for m in record["context"] if m.get("role") == "assistant"]
     assert said and cut[0]["heard"] in said[0] and full not in said[0], said  # only the heard part
     assert view["lines"][1]["heard"] == cut[0]["heard"]
+    assert page_text["unheard"] == full[len(cut[0]["heard"]) :]  # drawn struck out at the page
     assert "public holidays" in of_type(record, "turn_end")[1]["text"].lower()
     # At the page: the first answer's voice stops as soon as the server cut it, well before its
     # end, and after a silence the second answer plays.
