@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 
 from agent.options import apply_stt
@@ -38,6 +39,8 @@ def live(args: argparse.Namespace) -> int:
             raise ValueError(f"--port must be 1-65535, got {args.port}")
         if args.command == "web" and args.max_sessions < 1:
             raise ValueError(f"--max-sessions must be at least 1, got {args.max_sessions}")
+        if args.command == "web":
+            _can_listen(args.host, args.port)
         settings = apply_stt(with_overrides(Settings(), args.set), args)
         if settings.asr != "streaming" and settings.stt == "local":
             raise ValueError("talking live needs the streaming recogniser (asr=streaming)")
@@ -74,3 +77,18 @@ def _list_devices() -> int:
         return 2
     print(list_devices())
     return 0
+
+
+def _can_listen(host: str, port: int) -> None:
+    """ValueError naming ``--port`` / ``--host`` when this process could not listen there."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise ValueError(f"--host {host}: {e.strerror or e}") from e
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise ValueError(f"--port {port}: cannot listen on {host}:{port} ({e.strerror or e})") from e

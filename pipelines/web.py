@@ -257,10 +257,15 @@ def serve(models: Models, settings: Settings, options: WebOptions) -> int:
     """Serve the demo until Ctrl-C or SIGTERM (exit code 0)."""
     app = create_app(models, settings, options)
     config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning")
-    print(
-        f"agent web: open http://{options.host}:{options.port}/ in a browser "
-        f"(sessions are written to {options.out}/)",
-        flush=True,
-    )
-    asyncio.run(uvicorn.Server(config).serve())
-    return 0
+
+    @app.on_event("startup")
+    async def listening() -> None:
+        print(
+            f"agent web: open http://{options.host}:{options.port}/ in a browser "
+            f"(sessions are written to {options.out}/)",
+            flush=True,
+        )
+
+    server = uvicorn.Server(config)
+    asyncio.run(server.serve())
+    return 0 if server.started else 2

@@ -346,3 +346,17 @@ def test_a_malformed_scenario_for_scripted_replies_is_named(write, capsys) -> No
     assert main(["web", "--scripted-replies", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("agent web: ") and err.count("\n") == 1 and "turns" in err, err
+
+
+def test_agent_web_on_a_port_in_use_says_so_before_loading_models(capsys) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        began = time.perf_counter()
+        assert main(["web", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"agent web: --port {port}: cannot listen on 127.0.0.1:{port} (Address already in use)\n"
+    assert time.perf_counter() - began < 30
