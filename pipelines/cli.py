@@ -80,8 +80,11 @@ def _run(args: argparse.Namespace) -> int:
             bench_phone_load,
             bench_pipeline,
             bench_stt_faults,
+            bench_web,
         )
 
+        if args.bench == "web":
+            return bench_web(args)
         if args.bench == "emulator-soak":
             return bench_emulator_soak(args)
         if args.bench == "pipeline":

@@ -13,6 +13,7 @@ as it grows) and writes the same ``timeline.json`` and ``report.html`` as a repl
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,19 +40,30 @@ from agent.replay.scenario import load_scenario
 from agent.report.html import render
 from agent.settings import Settings
 
+_SCENARIO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
 
 @dataclass(frozen=True)
 class Responder:
     """Who answers: ``openai``, ``echo`` (offline: says back what it understood) or a scenario's
-    agent lines (``scripted``: the scenario file's replies and greeting)."""
+    agent lines (``scripted``: the replies and greeting of a scenario file, or of the file a
+    session names in a folder of them; a session that names none gets the echo)."""
 
     kind: str
     scenario: Path | None = None
     greeting: str | None = None
 
-    def make(self, settings: Settings) -> tuple[ReplySource, str | None]:
+    def make(self, settings: Settings, name: str | None = None) -> tuple[ReplySource, str | None]:
+        """The replies and greeting of one session (ValueError for a bad scenario ``name``)."""
         if self.kind == "scripted" and self.scenario is not None:
-            scenario = load_scenario(self.scenario)
+            path = self.scenario
+            if path.is_dir():
+                if not name:
+                    return EchoReplies(settings.scripted_llm), self.greeting
+                if not _SCENARIO_NAME.match(name):
+                    raise ValueError(f"bad scenario name {name!r}")
+                path = path / f"{name}.yaml"
+            scenario = load_scenario(path)
             return ScriptedReplies(scenario.replies, settings.scripted_llm), scenario.greeting
         if self.kind == "openai":
             return OpenAIReplies(settings.openai), self.greeting
@@ -76,9 +88,12 @@ class Conversation:
     _began: float = field(default_factory=time.perf_counter)
 
     @classmethod
-    def create(cls, name: str, models: Models, settings: Settings, responder: Responder) -> Conversation:
+    def create(
+        cls, name: str, models: Models, settings: Settings, responder: Responder, scenario: str | None = None
+    ) -> Conversation:
+        """A conversation with fresh processors (ValueError: ``scenario`` cannot be read)."""
         timeline = Timeline()
-        replies, greeting = responder.make(settings)
+        replies, greeting = responder.make(settings, scenario)
         core = build(models, settings, replies, timeline, greeting, shell=LIVE)
         return cls(name, core, timeline, CallRecorder(timeline, enable_direct_mode=True))
 

@@ -16,8 +16,10 @@ def responder(args: argparse.Namespace) -> Responder:
 
     greeting = args.greeting or None
     if args.scripted_replies is not None:
+        if args.scripted_replies.is_dir():  # a session names its scenario (the page's ?scenario=NAME)
+            return Responder("scripted", args.scripted_replies, greeting=greeting)
         if not args.scripted_replies.is_file():
-            raise ValueError(f"--scripted-replies {args.scripted_replies}: no such scenario file")
+            raise ValueError(f"--scripted-replies {args.scripted_replies}: no such scenario file or folder")
         from agent.replay.scenario import load_scenario
 
         load_scenario(args.scripted_replies)  # a malformed scenario says so now, not mid-session

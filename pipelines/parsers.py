@@ -131,6 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="every K-th session also sends garbage (0: none)",
     )
     es.add_argument("--json", type=Path, help="write the figures here")
+    wb = bsub.add_parser("web", help="the browser path (Chromium, WebRTC) against the replay, same tracks")
+    wb.add_argument("scenarios", type=Path, nargs="*", default=[Path("scenarios")], help="files or folders")
+    wb.add_argument(
+        "--processing",
+        action="append",
+        metavar="aec,ns,agc|none",
+        help="the browser's audio processing for one run (repeat for several; "
+        "default: aec, then aec,ns,agc, then none)",
+    )
+    wb.add_argument("--json", type=Path, help="write the figures here")
+    add_set_option(wb)
     pb = bsub.add_parser("pipeline", help="compute per audio second, stage by stage, against an older commit")
     pb.add_argument("scenarios", type=Path, nargs="*", default=[Path("scenarios")], help="files or folders")
     pb.add_argument("--baseline", metavar="GIT_REF", help="also replay them with this commit, first")
@@ -263,8 +274,9 @@ def _add_responder(s: Any) -> None:
     s.add_argument(
         "--scripted-replies",
         type=Path,
-        metavar="FILE",
-        help="answer with a scenario file's agent lines, in order (and its greeting)",
+        metavar="FILE|DIR",
+        help="answer with a scenario file's agent lines, in order (and its greeting); with a folder "
+        "of scenarios, the one a web session names (the page's ?scenario=NAME)",
     )
     s.add_argument(
         "--greeting",

@@ -126,6 +126,13 @@ def create_app(models: Models, settings: Settings, options: WebOptions) -> FastA
     async def offer(request: Request) -> JSONResponse:
         body = await _json_object(request)
         sdp, kind, pc_id = body.get("sdp"), body.get("type"), body.get("pc_id")
+        scenario = body.get("scenario")
+        if scenario is not None and not isinstance(scenario, str):
+            raise HTTPException(400, "'scenario' must be a scenario's name")
+        try:
+            options.responder.make(settings, scenario)  # a bad scenario is the request's fault
+        except ValueError as e:
+            raise HTTPException(400, f"scenario {scenario!r}: {e}") from e
         if not isinstance(sdp, str) or kind != "offer":
             raise HTTPException(400, "expected {'sdp': '<SDP offer>', 'type': 'offer'}")
         if pc_id is None and active() >= options.max_sessions:
@@ -134,7 +141,7 @@ def create_app(models: Models, settings: Settings, options: WebOptions) -> FastA
 
         async def connected(connection: Any) -> None:
             name = datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
-            conversation = Conversation.create(name, models, settings, options.responder)
+            conversation = Conversation.create(name, models, settings, options.responder, scenario)
             transport = SmallWebRTCTransport(connection, params)
             session = _Session(conversation)
 

@@ -181,3 +181,30 @@ def bench_emulator_soak(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "rounds"}, indent=1))
     return 0 if result["emulator_alive"] else 1
+
+
+def bench_web(args: argparse.Namespace) -> int:
+    from agent.bench.machine import cpu_model
+    from agent.bench.web import BenchError, run, table
+
+    modes = args.processing or ["aec", "aec,ns,agc", "none"]
+    bad = [m for m in modes if m != "none" and not set(m.split(",")) <= {"aec", "ns", "agc"}]
+    if bad:
+        print(
+            f"agent: bench web: --processing {bad[0]}: expected a list of aec, ns, agc, or none",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        settings = with_overrides(Settings(), args.set)
+        result = {"cpu": cpu_model(), **run(list(args.scenarios), modes, settings)}
+    except (BenchError, OSError, ValueError) as e:
+        print(f"agent: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+    print(f"CPU: {result['cpu']}; {len(result['scenarios'])} scenarios")
+    for name, why in result["left_out"].items():
+        print(f"left out: {name}: {why}")
+    print(table(result))
+    return 0
