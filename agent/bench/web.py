@@ -131,7 +131,12 @@ def run(paths: Sequence[Path], modes: Sequence[str], settings: Settings) -> dict
 
 
 def _one_folder(scenarios: Sequence[Scenario], work: Path) -> Path:
-    """The scenarios' files side by side in one folder (what --scripted-replies DIR reads)."""
+    """A folder holding every scenario as NAME.yaml (what --scripted-replies DIR reads): their own
+    folder when they share one, else copies (which must not name recordings of their own)."""
+    folders = {s.path.parent for s in scenarios if s.path is not None}
+    named = all(s.path is not None and s.path.name == f"{s.name}.yaml" for s in scenarios)
+    if len(folders) == 1 and named:
+        return folders.pop()
     folder = work / "scenarios"
     folder.mkdir()
     for s in scenarios:
