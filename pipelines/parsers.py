@@ -179,13 +179,7 @@ def _add_serve(sub: Any) -> None:
         "processes share one webhook address behind a load balancer (default PUBLIC_URL/ws)",
     )
     s.add_argument("--max-calls", type=int, default=4, help="calls at once; more are told 'busy' (default 4)")
-    s.add_argument(
-        "--llm",
-        choices=["auto", "openai", "echo"],
-        default="auto",
-        help="who answers: an OpenAI-compatible server (OPENAI_API_KEY / OPENAI_BASE_URL), or echo "
-        "(offline: says back what it heard); auto: openai when configured",
-    )
+    _add_llm(s)
     s.add_argument(
         "--scripted-replies",
         type=Path,
@@ -263,7 +257,7 @@ def _add_call(sub: Any) -> None:
     c.add_argument("-v", "--verbose", action="store_true", help="show Pipecat's debug log")
 
 
-def _add_responder(s: Any) -> None:
+def _add_llm(s: Any) -> None:
     s.add_argument(
         "--llm",
         choices=["auto", "openai", "echo"],
@@ -271,6 +265,10 @@ def _add_responder(s: Any) -> None:
         help="who answers: an OpenAI-compatible server (OPENAI_API_KEY / OPENAI_BASE_URL), or echo "
         "(offline: says back what it understood); auto: openai when configured",
     )
+
+
+def _add_responder(s: Any) -> None:
+    _add_llm(s)
     s.add_argument(
         "--scripted-replies",
         type=Path,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import signal
 import time
 from dataclasses import dataclass
@@ -40,10 +39,7 @@ from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPI
 from pipecat.workers.runner import WorkerRunner
 
 from agent.events import Timeline
-from agent.llm.echo import EchoReplies
-from agent.llm.openai_compatible import OpenAIReplies
 from agent.llm.reply import ReplySource
-from agent.llm.scripted import ScriptedReplies
 from agent.logs import about
 from agent.media import SAMPLE_RATE
 from agent.memory import give_back
@@ -55,10 +51,9 @@ from agent.phone.recorder import CallRecorder
 from agent.phone.serializer import TwilioMarkSerializer
 from agent.phone.twiml import busy_answer, signed, stream_answer, websocket_url
 from agent.pipeline import PHONE, build
-from agent.replay.scenario import load_scenario
 from agent.settings import Settings
+from pipelines.live import Responder, write_record
 
-_SCENARIO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _POLICY_VIOLATION = 1008
 
 
@@ -174,13 +169,11 @@ def replies_for(
     the server allows it (--scripted-replies), else the configured LLM, else the offline echo."""
     name = start.parameters.get("scenario")
     if options.scripted_replies is not None and name:
-        if not _SCENARIO_NAME.match(name):
-            raise ProtocolError(f"stream {start.stream_sid}: bad scenario name {name!r}")
-        scenario = load_scenario(options.scripted_replies / f"{name}.yaml")
-        return ScriptedReplies(scenario.replies, settings.scripted_llm), scenario.greeting
-    if options.llm == "openai":
-        return OpenAIReplies(settings.openai), settings.phone.greeting
-    return EchoReplies(settings.scripted_llm), settings.phone.greeting
+        try:
+            return Responder("scripted", options.scripted_replies).make(settings, name)
+        except ValueError as e:
+            raise ProtocolError(f"stream {start.stream_sid}: {e}") from e
+    return Responder(options.llm, greeting=settings.phone.greeting).make(settings)
 
 
 async def run_call(
@@ -253,20 +246,9 @@ async def run_call(
         "problems": problems,
     }
     if options.out is not None:
-        bot = core.speaker.output(0.0, len(audio) / SAMPLE_RATE)
-        _write_call(options.out / start.call_sid, record, mic.pcm, audio, bot)
+        folder, title = options.out / start.call_sid, f"call {start.call_sid}"
+        await asyncio.to_thread(write_record, folder, record, title, mic.pcm, core)  # other calls flow on
     return record
-
-
-def _write_call(folder: Path, record: dict[str, Any], pcm: bytes, mic: Any, bot: Any) -> None:
-    from agent.media import write_pcm16
-    from agent.report.html import render
-
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "timeline.json").write_text(json.dumps(record, indent=1))
-    page = render(record["call_sid"], f"call {record['call_sid']}", record["events"], [], mic, bot, {})
-    (folder / "report.html").write_text(page, encoding="utf-8")
-    write_pcm16(folder / "mic.wav", pcm)  # what the pipeline heard, bit for bit
 
 
 class _DrainingServer(uvicorn.Server):

@@ -109,7 +109,8 @@ def create_app(models: Models, settings: Settings, options: WebOptions) -> FastA
             finally:
                 watchdog.cancel()
             try:
-                conversation.write(options.out / conversation.name)
+                # off the event loop: the report takes a while, and other sessions' audio flows on
+                await asyncio.to_thread(conversation.write, options.out / conversation.name)
                 session.report = f"/sessions/{conversation.name}/report.html"
             except OSError as e:
                 session.error = session.error or f"could not write the session's files: {e}"
