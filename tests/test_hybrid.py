@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.turn.detectors import HybridDetector, HybridSettings, PauseContext, decide
+from agent.turn.detectors import HybridDetector, HybridSettings, PauseContext, decide, worth_checking
 from agent.turn.text_cues import text_cue
 
 
@@ -31,6 +31,10 @@ from agent.turn.text_cues import text_cue
         ("Can you tell me what time the pharmacy opens", "question"),
         ("I see. Can you tell me when it opens", "question"),
         ("Okay. Yes.", "closed"),
+        ("Yes, that is right.", "closed"),  # a short answer after "yes"
+        ("No, thank you.", "closed"),
+        ("Yes, and the other one.", "neutral"),  # "yes" opening something longer
+        ("Right, so the next thing.", "neutral"),
         # How a turn ends is in its last sentence: this one asked first, then went on.
         ("Can you remind me, I don't have to tick it until I finish. It only takes a minute.", "neutral"),
         ("Okay. Okay. So, if you view it and let's see.", "neutral"),
@@ -87,6 +91,29 @@ def test_words_that_read_neutral_never_hold_a_turn_longer_than_an_unfinished_sen
                 assert decide(p, "closed", silence, s), (p, silence)
                 assert decide(p, "question", silence, s), (p, silence)
     assert not decide(0.95, "neutral", 1.1, s) and decide(0.95, "neutral", 1.2, s)
+
+
+def test_no_model_check_just_before_the_timeout() -> None:
+    calls: list[float] = []
+
+    def score(audio: np.ndarray) -> float:
+        calls.append(len(audio) / 16000)
+        return 0.5
+
+    settings = HybridSettings(threshold=0.9, delay_s=0.3, recheck_s=0.4, max_silence_s=2.0)
+    d = HybridDetector(score, settings)
+
+    def at(now: float) -> PauseContext:
+        audio = lambda a, b: np.zeros(round((b - a) * 16000))  # noqa: E731
+        return PauseContext(now=now, speech_end=1.0, turn_start=0.5, text="It is done.", audio=audio)
+
+    verdicts = [v for now in np.arange(1.02, 3.2, 0.02) if (v := d.check(at(round(now, 2)))) is not None]
+    # checks at 0.3, 0.7, 1.1 and 1.5 s of silence; the one due at 1.9 s would come 0.1 s before
+    # the timeout: no model, and the timeout ends the turn at 2.0 s
+    assert [round(v.t - 1.0, 2) for v in verdicts] == [0.3, 0.7, 1.1, 1.5, 2.0]
+    assert len(calls) == 4 and verdicts[-1].done and verdicts[-1].score is None
+    assert worth_checking(1.8, settings) and not worth_checking(1.9, settings)
+    assert worth_checking(1.9, settings.model_copy(update={"timeout_margin_s": 0.0}))
 
 
 def test_hybrid_detector_checks_as_the_pause_grows_and_stops_after_firing() -> None:

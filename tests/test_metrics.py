@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.replay.metrics import check, percentiles, score
+from agent.replay.metrics import check, model_check_ms, percentiles, score
 from agent.replay.player import TruthStep
 from agent.replay.scenario import Expect
 
@@ -106,11 +106,24 @@ def test_a_reply_split_by_a_short_tts_gap_is_still_the_bot_speaking() -> None:
 
 
 def test_each_end_of_turn_check_reports_what_it_cost() -> None:
+    check = {"type": "eot_check", "detector": "hybrid"}
     events = [
-        {"t": 1.2, "type": "eot_check", "done": False, "compute_ms": 30.0},
-        {"t": 1.6, "type": "eot_check", "done": True, "compute_ms": 50.0},
+        {**check, "t": 1.2, "done": False, "score": 0.5, "compute_ms": 30.0},
+        {**check, "t": 1.6, "done": True, "score": 0.9, "compute_ms": 50.0},
         {"t": 1.6, "type": "turn_end", "text": "a"},
     ]
     f = score(events, [truth(0, 0.2, 1.0)])
     assert f["eot_check_compute_ms"] == {"mean": 40.0, "p50": 40.0, "p95": 49.0, "count": 2}
     assert score([], [])["eot_check_compute_ms"]["mean"] is None
+
+
+def test_only_runs_of_the_model_count_as_checks() -> None:
+    check = {"type": "eot_check", "detector": "hybrid"}
+    events = [
+        {**check, "t": 1.1, "score": 0.5, "done": False, "compute_ms": 40.0, "ahead": True},  # the run
+        {**check, "t": 1.2, "score": 0.5, "done": False, "compute_ms": 0.01},  # reads that score
+        {**check, "t": 1.5, "score": 0.6, "done": False, "compute_ms": 41.0},
+        {**check, "t": 3.0, "score": None, "done": True, "compute_ms": 0.0},  # the timeout
+        {"type": "eot_check", "detector": "silence", "t": 3.0, "score": 0.8, "done": True, "compute_ms": 0.0},
+    ]
+    assert model_check_ms(events) == [40.0, 41.0]

@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from agent.replay.metrics import model_check_ms, percentiles
+
 # Runs the `agent` command of the code at argv[1] ("" for this checkout) with argv[2:].
 _RUN_CODE = r"""
 import sys, tomllib, importlib
@@ -88,8 +90,10 @@ def stage(paths: list[Path], folder: Path) -> list[Path]:
     return out
 
 
-def figures(summary: dict[str, Any]) -> dict[str, Any]:
-    """The bench's figures from a replay's ``summary.json``."""
+def figures(summary: dict[str, Any], checks_ms: list[float] | None = None) -> dict[str, Any]:
+    """The bench's figures from a replay's ``summary.json``; ``checks_ms``: what each run of the
+    end-of-turn model cost, counted from the timelines the same way for either commit (default:
+    as the replay's own summary counted them)."""
     overall, per = summary["overall"], summary["scenarios"].values()
     audio = overall["audio_seconds"]
     stages: dict[str, float] = {}
@@ -97,6 +101,8 @@ def figures(summary: dict[str, Any]) -> dict[str, Any]:
         for name, seconds in f.get("compute_seconds", {}).items():
             stages[name] = stages.get(name, 0.0) + seconds
     checks = overall.get("eot_check_compute_ms") or {}
+    if checks_ms is not None:
+        checks = percentiles(checks_ms)
     turns = overall.get("turns") or 0
     return {
         "audio_seconds": audio,
@@ -133,7 +139,12 @@ def replay(root: Path | None, folder: Path, out: Path, extra: list[str]) -> dict
     if done.returncode not in (0, 1):  # 1: an expectation failed, which the figures show
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise BenchError(f"the replay of {root or 'this checkout'} failed: {last}")
-    return figures(json.loads((out / "summary.json").read_text()))
+    checks = [
+        ms
+        for timeline in sorted(out.glob("*/timeline.json"))
+        for ms in model_check_ms(json.loads(timeline.read_text())["events"])
+    ]
+    return figures(json.loads((out / "summary.json").read_text()), checks)
 
 
 def worktree(ref: str, where: Path) -> Path:

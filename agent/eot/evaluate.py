@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from agent.eot.evidence import OFFSETS, TIMEOUT_S, Evidence
-from agent.turn.detectors import HybridSettings, cue_bar, decide
+from agent.turn.detectors import HybridSettings, cue_bar, decide, worth_checking
 
 VAD_STOP_S = 0.2
 """Live, the VAD confirms a pause only after its ``stop_secs`` (0.2 s): no check comes sooner."""
@@ -60,7 +60,7 @@ def _smart_turn_fire(e: Evidence, threshold: float, checks: list[float], fallbac
 
 def _hybrid_fire(e: Evidence, s: HybridSettings, checks: list[float]) -> float:
     for d in checks:
-        if d >= s.max_silence_s:
+        if not worth_checking(d, s):
             break
         cue = e.cue_at[d]
         if cue == "open" and d < s.open_min_silence_s - 1e-9:
@@ -99,7 +99,8 @@ def smart_turn_configs() -> list[Config]:
 def hybrid_configs() -> list[Config]:
     """The hybrid's grid. It holds smart-turn's own settings too (the short-answer, question and
     open thresholds equal to the threshold, open sentences not held): the words can only add to
-    the model."""
+    the model. Its settings check up to the timeout (``timeout_margin_s`` 0), as smart-turn's
+    do; the pipeline's own point (:func:`at_settings`) keeps the pipeline's margin."""
     out: list[Config] = []
     seen: set[tuple[float, ...]] = set()
     checks: dict[tuple[float, float], list[float]] = {}
@@ -125,6 +126,7 @@ def hybrid_configs() -> list[Config]:
             "recheck_s": recheck,
             "delay_s": delay,
             "score_lead_s": lead,
+            "timeout_margin_s": 0.0,
         }
         key = tuple(settings.values())
         if key in seen:
@@ -175,7 +177,7 @@ def own_checks(settings: Any) -> list[float]:
         )
     if settings.detector == "hybrid":
         h = settings.hybrid
-        due = [d for d in _checks(h.delay_s, h.recheck_s) if d < h.max_silence_s]
+        due = [d for d in _checks(h.delay_s, h.recheck_s) if worth_checking(d, h)]
         return sorted({max(OFFSETS[0], round(d - h.score_lead_s, 1)) for d in due})
     return []
 
@@ -215,7 +217,7 @@ def close_calls(
     machine's rounding could flip."""
     st, h = settings.smart_turn, settings.hybrid
     st_checks = own_checks(settings.model_copy(update={"detector": "smart-turn"}))
-    h_checks = [d for d in _checks(h.delay_s, h.recheck_s) if d < h.max_silence_s]
+    h_checks = [d for d in _checks(h.delay_s, h.recheck_s) if worth_checking(d, h)]
     out = {"smart-turn": {"checks": 0, "close": 0}, "hybrid": {"checks": 0, "close": 0}}
     for e in evidence:
         until = e.length if e.item.label == "hold" else TIMEOUT_S  # a hold's checks end with it

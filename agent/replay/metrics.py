@@ -88,7 +88,7 @@ def score(
     errors = edit_distance(said, heard)
     if not transcribed:
         said, errors = [], 0
-    checks = [float(e["compute_ms"]) for e in events if e["type"] == "eot_check" and "compute_ms" in e]
+    checks = model_check_ms(events)
     return {
         "turns": len(turns),
         "turn_ends": len(ends),
@@ -112,6 +112,24 @@ def score(
             "checks": checks,
         },
     }
+
+
+def model_check_ms(events: Sequence[dict[str, Any]]) -> list[float]:
+    """What each run of the end-of-turn model cost (ms), from a timeline's ``eot_check`` events.
+
+    A verdict that ran no model is not a check: the hybrid's timeout (no score), a silence
+    detector's; and a score taken ahead of its check (``ahead``) is the run, the check that then
+    reads it is not.
+    """
+    out: list[float] = []
+    ahead = False
+    for e in events:
+        if e["type"] != "eot_check" or e.get("detector") not in ("smart-turn", "hybrid"):
+            continue
+        if e.get("score") is not None and "compute_ms" in e and (e.get("ahead") or not ahead):
+            out.append(float(e["compute_ms"]))
+        ahead = bool(e.get("ahead"))
+    return out
 
 
 def pool(per_scenario: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -206,6 +206,8 @@ _CLOSED_ANSWERS = {
     "ten",
     "none",
 }
+# Words that may open a short answer before another one: "yes, that is right", "no, thank you".
+_ANSWER_OPENERS = {"yes", "yeah", "yep", "no", "nope", "okay", "ok", "sure", "right"}
 _QUESTION_START = re.compile(
     r"^(what|when|where|who|why|how|which|can|could|would|will|do|does|did|is|are|should)\b"
 )
@@ -303,11 +305,20 @@ def text_cue(text: str, cut_in: bool = False) -> Cue:
         return "open"  # spelling a word out, letter by letter
     last = _words(_last_sentence(stripped))
     sentence = " ".join(last)
-    if sentence in _CLOSED_ANSWERS:
+    if _short_answer(last):
         return "closed"
     if stripped.endswith("?") or (_QUESTION_START.match(sentence) and len(last) >= 3):
         return "question"
     return "neutral"
+
+
+def _short_answer(words: list[str]) -> bool:
+    """A complete short answer: one of ``_CLOSED_ANSWERS``, maybe after words that open one
+    ("yes, that is right", "no, thank you", "okay, bye"); "yes, and the other one" is not."""
+    for i in range(len(words)):
+        if " ".join(words[i:]) in _CLOSED_ANSWERS:
+            return all(w in _ANSWER_OPENERS for w in words[:i])
+    return False
 
 
 def _last_sentence(text: str) -> str:
