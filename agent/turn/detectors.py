@@ -227,7 +227,7 @@ class HybridSettings(BaseModel):
         "32 pauses, and answered its hand-overs 0.27 s later on average",
     )
     timeout_margin_s: float = Field(
-        0.2,
+        0.15,
         description="no model check falls due less than this before max_silence_s (s): the "
         "timeout ends the turn then anyway, so a check at 1.9 s could end it only 0.1 s sooner "
         "(in the bundled replays each such check said 'not yet', then the timeout ended the turn)",
