@@ -48,6 +48,16 @@ def test_same_audio_same_words_even_when_whisper_falls_back_to_sampling(recogniz
     assert len(results) == 1
 
 
+def test_the_batch_baseline_reads_the_same_audio_the_same_way(recognizer, voice) -> None:
+    """``transcribe_plain`` (``agent bench asr``'s baseline) is faster-whisper's own decoding but
+    for its retries by random sampling: with them, forty "La."s in a row read differently at each
+    call ("W-W-W-...", "Wha wha ...", "For now, here we go.")."""
+    word = voice.synthesize("La.").audio
+    clip = np.concatenate([np.concatenate([word, np.zeros(SR // 5, np.float32)]) for _ in range(40)])
+    readings = {tuple(w.text for w in recognizer.transcribe_plain(clip)) for _ in range(3)}
+    assert len(readings) == 1
+
+
 def test_the_final_reading_uses_its_own_window(voice) -> None:
     """``final_min_window_s`` widens the encoder window of the reading that makes a tail final
     only: the final decoder reads as a decoder whose every window is that wide."""

@@ -100,11 +100,18 @@ class WhisperRecognizer:
     def transcribe_plain(
         self, audio: np.ndarray, progress: Callable[[float], None] | None = None
     ) -> list[Word]:
-        """faster-whisper as it comes (its default decoding) on the whole audio: the batch
-        baseline the streaming recogniser is compared with. ``progress`` hears the seconds of
-        audio done after each segment."""
+        """faster-whisper as it comes (its default decoding) on the whole audio, but for its
+        retries of a poor segment by random sampling: the batch baseline the streaming recogniser
+        is compared with. ``progress`` hears the seconds of audio done after each segment.
+
+        With those retries the baseline changed from run to run (one AMI excerpt read "Yeah." in
+        one run and a whole sentence in the next, moving ``wer_vs_batch`` by 0.1), and
+        CTranslate2's ``set_random_seed`` does not reach the threads that sample."""
         segments, _ = self._model.transcribe(
-            audio.astype(np.float32), language=self._settings.language, word_timestamps=True
+            audio.astype(np.float32),
+            language=self._settings.language,
+            word_timestamps=True,
+            temperature=0.0,
         )
         words: list[Word] = []
         for s in segments:
