@@ -105,8 +105,8 @@ class WhisperRecognizer:
         is compared with. ``progress`` hears the seconds of audio done after each segment.
 
         With those retries the baseline changed from run to run (one AMI excerpt read "Yeah." in
-        one run and a whole sentence in the next, moving ``wer_vs_batch`` by 0.1), and
-        CTranslate2's ``set_random_seed`` does not reach the threads that sample."""
+        one run and a whole sentence in the next, moving ``wer_vs_batch`` by 0.1), and fixing
+        CTranslate2's seed (``set_random_seed``) before each call did not make it repeatable."""
         segments, _ = self._model.transcribe(
             audio.astype(np.float32),
             language=self._settings.language,
