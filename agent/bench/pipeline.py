@@ -90,19 +90,17 @@ def stage(paths: list[Path], folder: Path) -> list[Path]:
     return out
 
 
-def figures(summary: dict[str, Any], checks_ms: list[float] | None = None) -> dict[str, Any]:
-    """The bench's figures from a replay's ``summary.json``; ``checks_ms``: what each run of the
-    end-of-turn model cost, counted from the timelines the same way for either commit (default:
-    as the replay's own summary counted them)."""
+def figures(summary: dict[str, Any], checks_ms: list[float]) -> dict[str, Any]:
+    """The bench's figures from a replay's ``summary.json`` and ``checks_ms``: what each run of
+    the end-of-turn model cost, counted from the timelines the same way for either commit (the
+    older commit's own summary may count otherwise)."""
     overall, per = summary["overall"], summary["scenarios"].values()
     audio = overall["audio_seconds"]
     stages: dict[str, float] = {}
     for f in per:
         for name, seconds in f.get("compute_seconds", {}).items():
             stages[name] = stages.get(name, 0.0) + seconds
-    checks = overall.get("eot_check_compute_ms") or {}
-    if checks_ms is not None:
-        checks = percentiles(checks_ms)
+    checks = percentiles(checks_ms)
     turns = overall.get("turns") or 0
     return {
         "audio_seconds": audio,
@@ -110,8 +108,8 @@ def figures(summary: dict[str, Any], checks_ms: list[float] | None = None) -> di
             "total": round(sum(stages.values()) / audio, 4),
             **{name: round(s / audio, 4) for name, s in sorted(stages.items())},
         },
-        "smart_turn_ms_per_check": {"p50": checks.get("p50"), "p95": checks.get("p95")},
-        "checks_per_turn": round(checks.get("count", 0) / turns, 2) if turns else None,
+        "smart_turn_ms_per_check": {"p50": checks["p50"], "p95": checks["p95"]},
+        "checks_per_turn": round(len(checks_ms) / turns, 2) if turns else None,
         "speedup": overall.get("speedup"),
         "premature_cutoffs": overall.get("premature_cutoffs"),
         "missed_turns": overall.get("missed_turns"),
